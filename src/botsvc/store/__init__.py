@@ -1,0 +1,186 @@
+"""The store: conversation state, transcript, handoffs and the outbox, behind one small interface.
+
+`open_store(url)` returns the one SQLAlchemy implementation (SQLite or PostgreSQL by URL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from botsvc.domain import Customer, DialogueState, Priority, Role
+
+ConversationStatus = Literal["bot", "human"]
+HandoffStatus = Literal["open", "resolved"]
+OutboxStatus = Literal["pending", "in_flight", "retry", "delivered", "dead"]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    customer: Customer
+    channel: str
+    status: ConversationStatus
+    state: DialogueState
+    handoff_id: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    seq: int  # increases across the whole store: the cursor for `events?after=`
+    conversation_id: str
+    turn_id: str | None
+    role: Role
+    text: str
+    data: dict[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    id: str
+    conversation_id: str
+    text: str
+    handled_by: str
+    trace: dict[str, Any]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Handoff:
+    id: str
+    conversation_id: str
+    status: HandoffStatus
+    reason: str
+    priority: Priority
+    created_at: float
+    resolved_at: float | None = None
+    note: str | None = None
+    agent_replied_at: float | None = None
+    queue_notified_at: float | None = None
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event to deliver; `id` is the delivery id, the same on every attempt."""
+
+    id: str
+    event: str
+    conversation_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: str
+    seq: int
+    event: str
+    conversation_id: str
+    payload: dict[str, Any]
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    delivered_at: float | None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    role: Role
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TurnWrite:
+    """Everything one turn changes, written in one transaction by `Store.save_turn`."""
+
+    conversation_id: str
+    lock_owner: str
+    turn: TurnRecord | None
+    messages: tuple[NewMessage, ...]
+    state: DialogueState
+    status: ConversationStatus
+    handoff_id: str | None
+    new_handoff: Handoff | None = None
+    outbox: tuple[OutboxEvent, ...] = ()
+
+
+class Store(Protocol):
+    """Conversation state and outbox. Every method is one transaction unless it says otherwise."""
+
+    async def open(self) -> None:
+        """Creates the schema if missing. Raises ConfigError for an unusable database."""
+
+    async def close(self) -> None: ...
+
+    async def lock_conversation(
+        self, conversation_id: str, *, owner: str, customer: Customer | None, channel: str,
+        lease_s: float = 30.0, wait_s: float = 10.0,
+    ) -> Conversation:
+        """Takes the conversation's lease for `owner` (creating the conversation when `customer`
+        is given), waiting up to `wait_s`. Raises Conflict if still busy, NotFound if unknown and
+        no customer was given. One message per conversation is processed at a time across replicas.
+        """
+
+    async def unlock_conversation(self, conversation_id: str, *, owner: str) -> None: ...
+
+    async def save_turn(self, write: TurnWrite) -> list[MessageRecord]:
+        """Writes the turn, its messages, state, handoff and outbox rows and releases the lease,
+        atomically. Raises Conflict if the lease was lost (nothing is written)."""
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        """Raises NotFound."""
+
+    async def messages(
+        self, conversation_id: str, *, after: int = 0, limit: int = 1000
+    ) -> list[MessageRecord]: ...
+
+    async def turns(self, conversation_id: str) -> list[TurnRecord]: ...
+
+    async def customer_conversations(
+        self, customer_id: str, *, exclude: str, limit: int = 10
+    ) -> list[Conversation]: ...
+
+    async def get_handoff(self, handoff_id: str) -> Handoff:
+        """Raises NotFound."""
+
+    async def list_handoffs(self, *, status: HandoffStatus | None = None) -> list[Handoff]: ...
+
+    async def update_handoff(self, handoff: Handoff) -> None: ...
+
+    async def claim_outbox(
+        self, *, owner: str, now: float, lease_s: float, limit: int = 10
+    ) -> list[OutboxRow]:
+        """Claims due rows (pending, retry whose time has come, in_flight whose lease ran out),
+        oldest first, skipping a row while an earlier row of its conversation is undelivered."""
+
+    async def mark_delivered(self, row_id: str, *, owner: str, now: float) -> None: ...
+
+    async def mark_failed(
+        self, row_id: str, *, owner: str, error: str, retry_at: float | None
+    ) -> None:
+        """`retry_at` None: the row is dead."""
+
+    async def list_outbox(
+        self, *, status: OutboxStatus | None = None, limit: int = 100
+    ) -> list[OutboxRow]: ...
+
+    async def requeue(self, row_ids: list[str] | None, *, now: float) -> int:
+        """Puts dead rows (these, or all when None) back to pending; returns how many."""
+
+
+def open_store(url: str, *, schema: str | None = None) -> Store:
+    from botsvc.store.sql import SqlStore
+
+    return SqlStore(url, schema=schema)
+
+
+__all__ = [
+    "Conversation", "ConversationStatus", "Handoff", "HandoffStatus", "MessageRecord",
+    "NewMessage", "OutboxEvent", "OutboxRow", "OutboxStatus", "Store", "TurnRecord", "TurnWrite",
+    "open_store",
+]

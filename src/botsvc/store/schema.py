@@ -1,0 +1,81 @@
+"""Tables (SQLAlchemy Core). Times are UNIX seconds (float) so both dialects compare them alike."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+)
+
+metadata = MetaData()
+
+conversations = Table(
+    "conversations", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("customer_id", String(200), nullable=False, index=True),
+    Column("customer", JSON, nullable=False),
+    Column("channel", String(50), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("handoff_id", String(64)),
+    Column("lock_owner", String(64)),
+    Column("lock_until", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
+    Column("turn_id", String(64)),
+    Column("role", String(10), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_messages_conversation_seq", "conversation_id", "seq"),
+)
+
+turns = Table(
+    "turns", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("handled_by", String(20), nullable=False),
+    Column("trace", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_turns_conversation", "conversation_id", "created_at"),
+)
+
+handoffs = Table(
+    "handoffs", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("priority", String(10), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("resolved_at", Float),
+    Column("note", Text),
+    Column("agent_replied_at", Float),
+    Column("queue_notified_at", Float),
+    Index("ix_handoffs_status", "status"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("event", String(50), nullable=False),
+    Column("conversation_id", String(200), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_conversation", "conversation_id", "seq"),
+)

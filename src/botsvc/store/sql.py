@@ -1,0 +1,372 @@
+"""The one Store implementation, on SQLAlchemy 2 Core (async): aiosqlite or asyncpg.
+
+SQLite runs every transaction as BEGIN IMMEDIATE (one writer at a time, WAL for readers), so a
+claim is exclusive; PostgreSQL claims outbox rows with FOR UPDATE SKIP LOCKED. Conversations are
+serialised by a lease column rather than a held transaction, so no transaction stays open while
+a message is being understood or a webhook is being sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, event, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from botsvc.domain import Customer, DialogueState
+from botsvc.errors import ConfigError, Conflict, NotFound, StoreError
+from botsvc.store import (
+    Conversation, Handoff, HandoffStatus, MessageRecord, OutboxRow, OutboxStatus, TurnRecord,
+    TurnWrite,
+)
+from botsvc.store.schema import conversations, handoffs, messages, metadata, outbox, turns
+
+_LOCK_POLL_S = 0.01
+
+
+class SqlStore:
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.schema = schema  # PostgreSQL only: the search_path (tests use one schema each)
+        try:
+            self.url = make_url(url)
+        except Exception as exc:
+            raise ConfigError(f"invalid database URL {url!r}: {exc}") from exc
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if not self.is_sqlite and self.url.get_backend_name() != "postgresql":
+            raise ConfigError(f"unsupported database {url!r}: use sqlite+aiosqlite or postgresql+asyncpg")
+        self._engine: AsyncEngine | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self.is_sqlite:
+            if sqlite3.sqlite_version_info < (3, 35):
+                raise ConfigError(f"SQLite >= 3.35 is needed, found {sqlite3.sqlite_version}")
+            if self.url.database and self.url.database != ":memory:":
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(self.url, connect_args={"timeout": 30})
+            _sqlite_immediate_transactions(engine)
+        else:
+            connect_args = {"server_settings": {"search_path": self.schema}} if self.schema else {}
+            engine = create_async_engine(self.url, pool_size=10, max_overflow=10,
+                                         pool_pre_ping=True, connect_args=connect_args)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+        except (SQLAlchemyError, OSError) as exc:
+            await engine.dispose()
+            raise ConfigError(f"cannot open database {self.url.render_as_string()}: {exc}") from exc
+        self._engine = engine
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    @property
+    def _insert(self) -> Any:
+        """The dialect's INSERT, for ON CONFLICT DO NOTHING."""
+        return sqlite_insert if self.is_sqlite else pg_insert
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        if self._engine is None:
+            raise StoreError("store is not open")
+        try:
+            async with self._engine.begin() as conn:
+                yield conn
+        except (Conflict, NotFound):
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(str(exc)) from exc
+
+    # --- conversations -----------------------------------------------------------------------
+
+    async def lock_conversation(
+        self, conversation_id: str, *, owner: str, customer: Customer | None, channel: str,
+        lease_s: float = 30.0, wait_s: float = 10.0,
+    ) -> Conversation:
+        deadline = time.monotonic() + wait_s
+        delay = _LOCK_POLL_S
+        while True:
+            now = time.time()
+            async with self._tx() as conn:
+                if customer is not None:
+                    await conn.execute(self._insert(conversations).values(
+                        id=conversation_id, customer_id=customer.id, customer=_customer_json(customer),
+                        channel=channel, status="bot", state=DialogueState().model_dump(mode="json"),
+                        created_at=now, updated_at=now,
+                    ).on_conflict_do_nothing(index_elements=["id"]))
+                taken = await conn.execute(
+                    update(conversations)
+                    .where(conversations.c.id == conversation_id)
+                    .where(or_(conversations.c.lock_until.is_(None), conversations.c.lock_until < now))
+                    .values(lock_owner=owner, lock_until=now + lease_s)
+                    .returning(*conversations.c)
+                )
+                row = taken.mappings().first()
+                if row is not None:
+                    return _conversation(row)
+                if customer is None:
+                    found = await conn.execute(
+                        select(conversations.c.id).where(conversations.c.id == conversation_id))
+                    if found.first() is None:
+                        raise NotFound(f"conversation {conversation_id!r} not found")
+            if time.monotonic() >= deadline:
+                raise Conflict(f"conversation {conversation_id!r} is busy with another message")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    async def unlock_conversation(self, conversation_id: str, *, owner: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id, conversations.c.lock_owner == owner)
+                .values(lock_owner=None, lock_until=None)
+            )
+
+    async def save_turn(self, write: TurnWrite) -> list[MessageRecord]:
+        now = time.time()
+        async with self._tx() as conn:
+            released = await conn.execute(
+                update(conversations)
+                .where(conversations.c.id == write.conversation_id,
+                       conversations.c.lock_owner == write.lock_owner)
+                .values(state=write.state.model_dump(mode="json"), status=write.status,
+                        handoff_id=write.handoff_id, lock_owner=None, lock_until=None, updated_at=now)
+            )
+            if released.rowcount != 1:
+                raise Conflict(f"conversation {write.conversation_id!r}: lease lost, turn not saved")
+            if write.turn is not None:
+                t = write.turn
+                await conn.execute(insert(turns).values(
+                    id=t.id, conversation_id=t.conversation_id, text=t.text,
+                    handled_by=t.handled_by, trace=t.trace, created_at=t.created_at,
+                ))
+            if write.new_handoff is not None:
+                await conn.execute(insert(handoffs).values(**_handoff_values(write.new_handoff)))
+            saved: list[MessageRecord] = []
+            turn_id = write.turn.id if write.turn else None
+            for m in write.messages:
+                seq = (await conn.execute(insert(messages).values(
+                    conversation_id=write.conversation_id, turn_id=turn_id, role=m.role,
+                    text=m.text, data=m.data, created_at=now,
+                ).returning(messages.c.seq))).scalar_one()
+                saved.append(MessageRecord(seq, write.conversation_id, turn_id, m.role, m.text,
+                                           m.data, now))
+            for ev in write.outbox:
+                await conn.execute(insert(outbox).values(
+                    id=ev.id, event=ev.event, conversation_id=ev.conversation_id, payload=ev.payload,
+                    status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                ))
+        return saved
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        async with self._tx() as conn:
+            row = (await conn.execute(
+                select(conversations).where(conversations.c.id == conversation_id)
+            )).mappings().first()
+        if row is None:
+            raise NotFound(f"conversation {conversation_id!r} not found")
+        return _conversation(row)
+
+    async def messages(
+        self, conversation_id: str, *, after: int = 0, limit: int = 1000
+    ) -> list[MessageRecord]:
+        async with self._tx() as conn:
+            rows = (await conn.execute(
+                select(messages)
+                .where(messages.c.conversation_id == conversation_id, messages.c.seq > after)
+                .order_by(messages.c.seq).limit(limit)
+            )).mappings().all()
+        return [MessageRecord(r["seq"], r["conversation_id"], r["turn_id"], r["role"], r["text"],
+                              r["data"], r["created_at"]) for r in rows]
+
+    async def turns(self, conversation_id: str) -> list[TurnRecord]:
+        async with self._tx() as conn:
+            rows = (await conn.execute(
+                select(turns).where(turns.c.conversation_id == conversation_id)
+                .order_by(turns.c.created_at)
+            )).mappings().all()
+        return [TurnRecord(r["id"], r["conversation_id"], r["text"], r["handled_by"], r["trace"],
+                           r["created_at"]) for r in rows]
+
+    async def customer_conversations(
+        self, customer_id: str, *, exclude: str, limit: int = 10
+    ) -> list[Conversation]:
+        async with self._tx() as conn:
+            rows = (await conn.execute(
+                select(conversations)
+                .where(conversations.c.customer_id == customer_id, conversations.c.id != exclude)
+                .order_by(conversations.c.updated_at.desc()).limit(limit)
+            )).mappings().all()
+        return [_conversation(r) for r in rows]
+
+    # --- handoffs ----------------------------------------------------------------------------
+
+    async def get_handoff(self, handoff_id: str) -> Handoff:
+        async with self._tx() as conn:
+            row = (await conn.execute(
+                select(handoffs).where(handoffs.c.id == handoff_id)
+            )).mappings().first()
+        if row is None:
+            raise NotFound(f"handoff {handoff_id!r} not found")
+        return _handoff(row)
+
+    async def list_handoffs(self, *, status: HandoffStatus | None = None) -> list[Handoff]:
+        query = select(handoffs).order_by(handoffs.c.created_at)
+        if status is not None:
+            query = query.where(handoffs.c.status == status)
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_handoff(r) for r in rows]
+
+    async def update_handoff(self, handoff: Handoff) -> None:
+        values = _handoff_values(handoff)
+        del values["id"]
+        async with self._tx() as conn:
+            await conn.execute(update(handoffs).where(handoffs.c.id == handoff.id).values(**values))
+
+    # --- outbox ------------------------------------------------------------------------------
+
+    async def claim_outbox(
+        self, *, owner: str, now: float, lease_s: float, limit: int = 10
+    ) -> list[OutboxRow]:
+        earlier = outbox.alias("earlier")
+        blocked = exists().where(
+            earlier.c.conversation_id == outbox.c.conversation_id,
+            earlier.c.seq < outbox.c.seq,
+            earlier.c.status != "delivered",
+        )
+        due = or_(
+            and_(outbox.c.status.in_(("pending", "retry")), outbox.c.next_attempt_at <= now),
+            and_(outbox.c.status == "in_flight", outbox.c.lease_until < now),
+        )
+        query = select(outbox.c.seq).where(due, ~blocked).order_by(outbox.c.seq).limit(limit)
+        if not self.is_sqlite:  # SQLite's BEGIN IMMEDIATE already excludes other claimers
+            query = query.with_for_update(skip_locked=True, of=outbox)
+        async with self._tx() as conn:
+            seqs = list((await conn.execute(query)).scalars())
+            if not seqs:
+                return []
+            rows = (await conn.execute(
+                update(outbox).where(outbox.c.seq.in_(seqs))
+                .values(status="in_flight", lease_owner=owner, lease_until=now + lease_s,
+                        attempts=outbox.c.attempts + 1)
+                .returning(*outbox.c)
+            )).mappings().all()
+        return sorted((_outbox_row(r) for r in rows), key=lambda r: r.seq)
+
+    async def mark_delivered(self, row_id: str, *, owner: str, now: float) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                update(outbox).where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
+                .values(status="delivered", delivered_at=now, lease_owner=None, lease_until=None,
+                        last_error=None)
+            )
+
+    async def mark_failed(
+        self, row_id: str, *, owner: str, error: str, retry_at: float | None
+    ) -> None:
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error[:2000]}
+        if retry_at is None:
+            values["status"] = "dead"
+        else:
+            values.update(status="retry", next_attempt_at=retry_at)
+        async with self._tx() as conn:
+            await conn.execute(
+                update(outbox).where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
+                .values(**values)
+            )
+
+    async def list_outbox(
+        self, *, status: OutboxStatus | None = None, limit: int = 100
+    ) -> list[OutboxRow]:
+        query = select(outbox).order_by(outbox.c.seq.desc()).limit(limit)
+        if status is not None:
+            query = query.where(outbox.c.status == status)
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_outbox_row(r) for r in rows]
+
+    async def requeue(self, row_ids: list[str] | None, *, now: float) -> int:
+        query = update(outbox).where(outbox.c.status == "dead")
+        if row_ids is not None:
+            query = query.where(outbox.c.id.in_(row_ids))
+        async with self._tx() as conn:
+            result = await conn.execute(
+                query.values(status="pending", attempts=0, next_attempt_at=now)
+            )
+        return int(result.rowcount)
+
+    async def count_outbox(self) -> dict[str, int]:
+        async with self._tx() as conn:
+            rows = (await conn.execute(
+                select(outbox.c.status, func.count()).group_by(outbox.c.status)
+            )).all()
+        return {str(s): int(n) for s, n in rows}
+
+
+def _sqlite_immediate_transactions(engine: AsyncEngine) -> None:
+    """pysqlite's own BEGIN is deferred; take the write lock at BEGIN so claims are exclusive."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _customer_json(c: Customer) -> dict[str, Any]:
+    return {"id": c.id, "name": c.name, "email": c.email, "metadata": dict(c.metadata)}
+
+
+def _conversation(row: Any) -> Conversation:
+    cust = row["customer"]
+    return Conversation(
+        id=row["id"],
+        customer=Customer(id=cust["id"], name=cust.get("name"), email=cust.get("email"),
+                          metadata=cust.get("metadata") or {}),
+        channel=row["channel"], status=row["status"],
+        state=DialogueState.model_validate(row["state"]), handoff_id=row["handoff_id"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+    )
+
+
+_HANDOFF_FIELDS = tuple(f.name for f in dataclasses.fields(Handoff))
+
+
+def _handoff_values(h: Handoff) -> dict[str, Any]:
+    return dataclasses.asdict(h)
+
+
+def _handoff(row: Any) -> Handoff:
+    return Handoff(**{k: row[k] for k in _HANDOFF_FIELDS})
+
+
+def _outbox_row(row: Any) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"], seq=row["seq"], event=row["event"], conversation_id=row["conversation_id"],
+        payload=row["payload"], status=row["status"], attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
+        created_at=row["created_at"], delivered_at=row["delivered_at"],
+    )
+
