@@ -106,6 +106,7 @@ class TurnWrite:
     status: ConversationStatus
     handoff_id: str | None
     new_handoff: Handoff | None = None
+    changed_handoff: Handoff | None = None  # an existing handoff's new values (reply, resolve)
     outbox: tuple[OutboxEvent, ...] = ()
 
 

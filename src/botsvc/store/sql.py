@@ -156,6 +156,10 @@ class SqlStore:
                 ))
             if write.new_handoff is not None:
                 await conn.execute(insert(handoffs).values(**_handoff_values(write.new_handoff)))
+            if write.changed_handoff is not None:
+                values = _handoff_values(write.changed_handoff)
+                await conn.execute(update(handoffs).where(handoffs.c.id == values.pop("id"))
+                                   .values(**values))
             saved: list[MessageRecord] = []
             turn_id = write.turn.id if write.turn else None
             for m in write.messages:
@@ -234,9 +238,9 @@ class SqlStore:
 
     async def update_handoff(self, handoff: Handoff) -> None:
         values = _handoff_values(handoff)
-        del values["id"]
         async with self._tx() as conn:
-            await conn.execute(update(handoffs).where(handoffs.c.id == handoff.id).values(**values))
+            await conn.execute(update(handoffs).where(handoffs.c.id == values.pop("id"))
+                               .values(**values))
 
     # --- outbox ------------------------------------------------------------------------------
 

@@ -1,0 +1,46 @@
+# Two commands on a fresh clone: `make run` (serve the example bot) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+ACTIONS_PORT ?= 5055
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install prepare run test validate bench clean
+
+$(BIN)/botsvc: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# the local CPU wheel; any other torch spec pulls gigabytes of CUDA
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/botsvc
+
+# Train the intent model and build kb_index/ when missing or stale (both are incremental).
+prepare: install
+	$(BIN)/botsvc validate
+	$(BIN)/botsvc train
+	$(BIN)/botsvc kb build
+
+# The example bot on the embedded defaults (SQLite under var/), with its rasa-sdk action server.
+run: prepare
+	@mkdir -p var; $(BIN)/python -m rasa_sdk --actions actions -p $(ACTIONS_PORT) >var/actions.log 2>&1 & \
+	  echo $$! >.actions.pid; \
+	  trap 'kill $$(cat .actions.pid) 2>/dev/null; rm -f .actions.pid' EXIT INT TERM; \
+	  $(BIN)/botsvc serve --host $(HOST) --port $(PORT)
+
+test: prepare
+	$(BIN)/python -m pytest -q
+
+validate: install
+	$(BIN)/botsvc validate
+
+bench: prepare
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf var models kb_index .pytest_cache

@@ -1,0 +1,298 @@
+"""`botsvc` command line: thin commands over the same functions the API uses.
+
+Exit codes: 0 ok, 1 a domain failure (invalid project, failed tests), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from botsvc.errors import BotError, ConfigError, ProjectError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="botsvc: hybrid support chatbot")
+kb_app = typer.Typer(no_args_is_help=True, help="Knowledge base: build the index, search it.")
+eval_app = typer.Typer(no_args_is_help=True, help="Measure intents and retrieval on test data.")
+outbox_app = typer.Typer(no_args_is_help=True, help="Webhook outbox: list, retry dead letters.")
+app.add_typer(kb_app, name="kb")
+app.add_typer(eval_app, name="eval")
+app.add_typer(outbox_app, name="outbox")
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="folder with intents/, flows/, kb/")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+DEFAULT_PROJECT = Path(os.environ.get("BOTSVC_PROJECT_DIR", "."))
+
+
+class Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _settings(project: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    from botsvc.config import Settings
+
+    return Settings(project_dir=project, **overrides)  # type: ignore[arg-type]
+
+
+def _embedder(project: Path):  # type: ignore[no-untyped-def]
+    from botsvc.embedding import Embedder
+
+    settings = _settings(project)
+    e = Embedder(settings.model, threads=max(1, os.cpu_count() or 1))
+    e.load()
+    return e
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    raise Exit(code)
+
+
+@app.command()
+def validate(project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) -> None:
+    """Check intents/, flows/ and the escalation rules; print every problem with file:line."""
+    from botsvc.project import check_project
+
+    try:
+        files = check_project(project.resolve())
+    except ProjectError as exc:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "problems": [p.__dict__ for p in exc.problems]}, indent=2))
+        else:
+            for p in exc.problems:
+                typer.echo(str(p))
+            errors = sum(p.severity == "error" for p in exc.problems)
+            typer.echo(f"{errors} error(s): the project is invalid.")
+        raise Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps({"ok": True, "problems": [p.__dict__ for p in files.warnings]}, indent=2))
+        return
+    for w in files.warnings:
+        typer.echo(str(w))
+    typer.echo(f"OK: {len(files.training.intents)} intents, {len(files.training.examples)} examples, "
+               f"{len(files.spec.flows)} flows, {len(files.spec.responses)} responses.")
+
+
+@app.command()
+def train(project: ProjectOpt = DEFAULT_PROJECT,
+          force: Annotated[bool, typer.Option(help="retrain even if nothing changed")] = False) -> None:
+    """Train the intent model (only when the training data or the embedding model changed)."""
+    from botsvc.nlu.classifier import train_or_load
+    from botsvc.project import check_project
+
+    files = check_project(project.resolve())
+    started = time.perf_counter()
+    model, trained = train_or_load(files.training, _embedder(project), project.resolve() / "models", force=force)
+    took = time.perf_counter() - started
+    if trained:
+        typer.echo(f"trained intent model {model.key} ({len(model.intents)} intents, "
+                   f"threshold {model.threshold:.3f}) in {took:.1f}s")
+    else:
+        typer.echo(f"intent model {model.key} is up to date")
+
+
+@kb_app.command("build")
+def kb_build(project: ProjectOpt = DEFAULT_PROJECT) -> None:
+    """Build kb_index/ from kb/ (incremental: unchanged chunks are not embedded again)."""
+    from botsvc.kb.index import build_index
+
+    p = project.resolve()
+    report = build_index(p / "kb", p / "kb_index", _embedder(project), progress=True)
+    typer.echo(str(report))
+
+
+@kb_app.command("search")
+def kb_search(query: str, project: ProjectOpt = DEFAULT_PROJECT,
+              top_k: Annotated[int, typer.Option("--top-k", "-k")] = 5,
+              mode: Annotated[str, typer.Option(help="hybrid | dense | lexical")] = "hybrid",
+              as_json: JsonOpt = False) -> None:
+    """Print the ranked hits for a query, with scores, and whether the KB would answer."""
+    from botsvc.kb.retrieval import KnowledgeBase
+
+    if mode not in ("hybrid", "dense", "lexical"):
+        _fail("--mode must be hybrid, dense or lexical", 2)
+    embedder = _embedder(project)
+    kb = KnowledgeBase.load(project.resolve() / "kb_index", model_id=embedder.model_id)
+    vector = embedder.encode([query])[0]
+    hits = kb.search(query, vector, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    answer = kb.answer(query, vector)
+    if as_json:
+        typer.echo(json.dumps({"results": [h.__dict__ for h in hits],
+                               "answer": None if answer is None else answer.text}, indent=2))
+        return
+    for i, h in enumerate(hits, 1):
+        typer.echo(f"{i:>2}. {h.score:.4f}  {h.title}" + (f" › {h.section}" if h.section else "")
+                   + f"  [{h.id}]" + (f"  {h.url}" if h.url else ""))
+        typer.echo(f"      {h.text[:160]}")
+    typer.echo(f"answer (threshold {kb.threshold:.3f}): "
+               + ("declined, nothing fits" if answer is None else answer.text))
+
+
+@eval_app.command("intents")
+def eval_intents(test: Annotated[Path, typer.Option("--test", help="Rasa YAML or CSV text,label")],
+                 project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) -> None:
+    """Accuracy, macro-F1, per-intent precision/recall, confusions, out-of-scope recall."""
+    from botsvc.nlu.classifier import load_current
+    from botsvc.nlu.entities import EntityExtractor
+    from botsvc.nlu.evaluate import evaluate_intents, format_report, report_as_dict
+    from botsvc.nlu.parser import NluParser
+    from botsvc.project import check_project
+
+    files = check_project(project.resolve())
+    embedder = _embedder(project)
+    model = load_current(files.training, embedder.model_id, project.resolve() / "models")
+    parser = NluParser(model=model, extractor=EntityExtractor.from_training_data(files.training))
+    report = evaluate_intents(model=model, parser=parser, embedder=embedder, test_file=test)
+    typer.echo(json.dumps(report_as_dict(report), indent=2) if as_json else format_report(report))
+
+
+@eval_app.command("kb")
+def eval_kb(queries: Annotated[Path, typer.Option("--queries", help="JSONL query, relevant_ids")],
+            project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) -> None:
+    """P@1, recall@5, MRR, nDCG@10 for dense, lexical and hybrid retrieval side by side."""
+    from botsvc.kb.evaluate import evaluate_kb, format_kb_report, kb_report_as_dict
+    from botsvc.kb.retrieval import KnowledgeBase
+
+    embedder = _embedder(project)
+    kb = KnowledgeBase.load(project.resolve() / "kb_index", model_id=embedder.model_id)
+    report = evaluate_kb(kb, embedder, queries)
+    typer.echo(json.dumps(kb_report_as_dict(report), indent=2) if as_json else format_kb_report(report))
+
+
+@app.command()
+def serve(project: ProjectOpt = DEFAULT_PROJECT,
+          host: Annotated[str, typer.Option()] = "127.0.0.1",
+          port: Annotated[int, typer.Option()] = 8000,
+          prepare: Annotated[bool, typer.Option(help="train and build kb_index/ first if stale")] = False) -> None:
+    """Serve the HTTP API. Refuses to start on an invalid project, and says why."""
+    import uvicorn
+
+    from botsvc.api import create_app
+    from botsvc.project import check_project, prepare_project
+
+    settings = _settings(project)
+    try:
+        check_project(settings.project_dir)
+    except ProjectError as exc:
+        for p in exc.problems:
+            typer.echo(str(p), err=True)
+        _fail("refusing to serve an invalid project (run `botsvc validate`)")
+    if prepare:
+        for line in prepare_project(settings.project_dir, _embedder(project)):
+            typer.echo(line)
+    if not settings.api_keys:
+        typer.echo("warning: BOTSVC_API_KEYS is unset: the API needs no key", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                loop="uvloop", http="httptools")
+
+
+@app.command()
+def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
+    """Run the outbox dispatcher as a separate worker (several may run at once)."""
+    import httpx
+
+    from botsvc.delivery import Dispatcher
+    from botsvc.store import open_store
+
+    settings = _settings(project)
+    if not settings.handoff_webhook_url:
+        _fail("BOTSVC_HANDOFF_WEBHOOK_URL is not set: nothing to deliver to", 2)
+
+    async def run() -> None:
+        store = open_store(settings.database_url)
+        await store.open()
+        secret = settings.handoff_secret.get_secret_value() if settings.handoff_secret else None
+        async with httpx.AsyncClient() as http:
+            d = Dispatcher(store=store, http=http, url=str(settings.handoff_webhook_url), secret=secret,
+                           max_attempts=settings.delivery_max_attempts,
+                           backoff_base_s=settings.delivery_backoff_base_s,
+                           backoff_cap_s=settings.delivery_backoff_cap_s,
+                           lease_s=settings.delivery_lease_s, timeout_s=settings.webhook_timeout_s,
+                           poll_s=settings.delivery_poll_s)
+            typer.echo(f"dispatching to {settings.handoff_webhook_url} as {d.owner}")
+            try:
+                await d.run_forever()
+            finally:
+                await store.close()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+@outbox_app.command("list")
+def outbox_list(project: ProjectOpt = DEFAULT_PROJECT,
+                status: Annotated[Optional[str], typer.Option(help="pending|in_flight|retry|delivered|dead")] = None,
+                limit: int = 50, as_json: JsonOpt = False) -> None:
+    """List outbox rows, newest first."""
+    from botsvc.handoff import iso
+    from botsvc.store import open_store
+
+    async def run() -> list:  # type: ignore[type-arg]
+        store = open_store(_settings(project).database_url)
+        await store.open()
+        try:
+            return await store.list_outbox(status=status, limit=limit)  # type: ignore[arg-type]
+        finally:
+            await store.close()
+
+    rows = asyncio.run(run())
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in rows], indent=2, default=str))
+        return
+    for r in rows:
+        typer.echo(f"{r.id}  {r.status:<9} {r.event:<22} attempts={r.attempts} "
+                   f"conversation={r.conversation_id} next={iso(r.next_attempt_at)}"
+                   + (f"  error={r.last_error}" if r.last_error else ""))
+    typer.echo(f"{len(rows)} row(s)")
+
+
+@outbox_app.command("retry")
+def outbox_retry(ids: Annotated[Optional[list[str]], typer.Argument(help="delivery ids; none: all dead rows")] = None,
+                 project: ProjectOpt = DEFAULT_PROJECT) -> None:
+    """Put dead rows back in the queue."""
+    from botsvc.store import open_store
+
+    async def run() -> int:
+        store = open_store(_settings(project).database_url)
+        await store.open()
+        try:
+            return await store.requeue(ids or None, now=time.time())
+        finally:
+            await store.close()
+
+    typer.echo(f"requeued {asyncio.run(run())} row(s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv if argv is not None else sys.argv[1:], standalone_mode=False)
+    except Exit as exc:
+        return exc.code
+    except ProjectError as exc:
+        for p in exc.problems:
+            typer.echo(str(p), err=True)
+        return 1
+    except (ConfigError, BotError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    except typer.Abort:
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.UsageError):
+            typer.echo(exc.format_message(), err=True)
+            return 2
+        if isinstance(exc, click.exceptions.Exit):
+            return int(exc.exit_code)
+        raise
+    return 0

@@ -1,0 +1,170 @@
+"""Webhook payloads for the helpdesk: `handoff.created`, `message.created`, `conversation.resolved`.
+
+The models here are the published contract (`GET /v1/schemas/handoff.json`); bump
+SCHEMA_VERSION on any incompatible change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from botsvc.domain import Customer, Priority
+from botsvc.store import Conversation, Handoff, MessageRecord, TurnRecord
+
+SCHEMA_VERSION = "1.0"
+
+
+def iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str | None = None
+    email: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TurnTrace(BaseModel):
+    """What the bot understood and decided on one customer message."""
+
+    intent: dict[str, Any] | None = None
+    entities: list[dict[str, Any]] = Field(default_factory=list)
+    sentiment: float | None = None
+    kb_hits: list[dict[str, Any]] = Field(default_factory=list)
+    handled_by: str | None = None
+    decision: str | None = None
+    flow: dict[str, Any] | None = None
+
+
+class TranscriptEntry(BaseModel):
+    seq: int | None = Field(description="position in the store; null for messages of the turn being written")
+    role: Literal["customer", "bot", "agent", "system"]
+    text: str
+    at: str
+    turn_id: str | None = None
+    trace: TurnTrace | None = Field(None, description="on customer messages: the bot's reading")
+
+
+class Summary(BaseModel):
+    """What an agent reads first."""
+
+    customer_wants: str = Field(description="the customer's request, in their words")
+    intent: str | None = None
+    slots: dict[str, Any] = Field(default_factory=dict)
+    bot_tried: list[str] = Field(default_factory=list)
+    sentiment_trend: list[float] = Field(default_factory=list)
+    text: str = Field(description="one paragraph for the agent")
+
+
+class OtherConversation(BaseModel):
+    id: str
+    channel: str
+    status: str
+    updated_at: str
+    last_message: str | None = None
+
+
+class HandoffInfo(BaseModel):
+    id: str
+    reason: str
+    detail: str = ""
+    priority: Priority
+    status: Literal["open", "resolved"]
+    created_at: str
+
+
+class HandoffCreated(BaseModel):
+    event: Literal["handoff.created"] = "handoff.created"
+    schema_version: str = SCHEMA_VERSION
+    handoff: HandoffInfo
+    conversation_id: str
+    channel: str
+    customer: CustomerOut
+    summary: Summary
+    slots: dict[str, Any]
+    active_flow: dict[str, Any] | None
+    transcript: list[TranscriptEntry]
+    other_conversations: list[OtherConversation]
+    reply_url: str
+    resolve_url: str
+    business_hours: dict[str, Any] | None = None
+
+
+class MessageCreated(BaseModel):
+    event: Literal["message.created"] = "message.created"
+    schema_version: str = SCHEMA_VERSION
+    handoff_id: str
+    conversation_id: str
+    message: TranscriptEntry
+    reply_url: str
+
+
+class ConversationResolved(BaseModel):
+    event: Literal["conversation.resolved"] = "conversation.resolved"
+    schema_version: str = SCHEMA_VERSION
+    handoff_id: str
+    conversation_id: str
+    note: str | None = None
+    resolved_at: str
+
+
+def webhook_schema() -> dict[str, Any]:
+    """JSON Schema of every event body, one `oneOf` keyed by `event`."""
+    from pydantic import TypeAdapter
+
+    Event = HandoffCreated | MessageCreated | ConversationResolved
+    schema = TypeAdapter(Event).json_schema()
+    schema["$id"] = f"botsvc/handoff/{SCHEMA_VERSION}"
+    schema["title"] = f"botsvc handoff webhook events, schema {SCHEMA_VERSION}"
+    return schema
+
+
+def customer_out(c: Customer) -> CustomerOut:
+    return CustomerOut(id=c.id, name=c.name, email=c.email, metadata=dict(c.metadata))
+
+
+def transcript(messages: list[MessageRecord], turns: list[TurnRecord]) -> list[TranscriptEntry]:
+    by_turn = {t.id: t for t in turns}
+    out = []
+    for m in messages:
+        trace = None
+        if m.role == "customer" and m.turn_id in by_turn:
+            trace = turn_trace(by_turn[m.turn_id])
+        out.append(TranscriptEntry(seq=m.seq, role=m.role, text=m.text, at=iso(m.created_at),
+                                   turn_id=m.turn_id, trace=trace))
+    return out
+
+
+def turn_trace(t: TurnRecord) -> TurnTrace:
+    nlu = t.trace.get("nlu", {})
+    return TurnTrace(
+        intent=nlu.get("intent"), entities=nlu.get("entities", []), sentiment=nlu.get("sentiment"),
+        kb_hits=t.trace.get("kb", {}).get("hits", []), handled_by=t.handled_by,
+        decision=t.trace.get("decision"), flow=t.trace.get("flow_position"),
+    )
+
+
+def summarise(conv: Conversation, entries: list[TranscriptEntry], reason: str) -> Summary:
+    said = [e for e in entries if e.role == "customer"]
+    # the customer's request: the first message that carried an intent other than small talk
+    wants = next((e.text for e in said if e.trace and e.trace.intent
+                  and e.trace.intent.get("name") not in {"greet", "affirm", "deny", "thank_you"}),
+                 said[-1].text if said else "")
+    intents = [e.trace.intent["name"] for e in said if e.trace and e.trace.intent]
+    intent = next((i for i in reversed(intents) if i != "nlu_fallback"), None)
+    tried = [f"{e.trace.handled_by}: {e.trace.decision}" for e in said
+             if e.trace and e.trace.decision]
+    trend = [round(x, 2) for x in conv.state.sentiments[-10:]]
+    mood = "negative" if trend and sum(trend[-3:]) / len(trend[-3:]) < -0.2 else "neutral or positive"
+    slots = {k: v for k, v in conv.state.slots.items() if v is not None}
+    text = (f"Customer {conv.customer.name or conv.customer.id} ({conv.channel}) was handed over "
+            f"because: {reason}. They wrote: \"{wants}\". "
+            + (f"Detected intent: {intent}. " if intent else "")
+            + (f"Known details: {', '.join(f'{k}={v}' for k, v in slots.items())}. " if slots else "")
+            + f"Mood: {mood}.")
+    return Summary(customer_wants=wants, intent=intent, slots=slots, bot_tried=tried[-5:],
+                   sentiment_trend=trend, text=text)

@@ -1,0 +1,138 @@
+"""A bot project on disk (intents/, flows/, kb/, kb_index/, models/), checked and loaded.
+
+`load_project` builds the whole object graph the pipeline runs on; the service holds one and a
+reload swaps it for a new one, so a turn always sees one consistent project.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from botsvc.domain import BotMessage, Customer, DialogueState, NluResult, IntentScore
+from botsvc.embedding import Embedder
+from botsvc.errors import ConfigError, Problem, ProjectError
+from botsvc.flows.actions import ActionClient
+from botsvc.flows.engine import FlowEngine, TurnContext
+from botsvc.flows.responses import render_response
+from botsvc.flows.spec import FlowSpec, load_flow_spec
+from botsvc.kb.index import build_index, index_is_current
+from botsvc.kb.retrieval import KnowledgeBase
+from botsvc.nlu.classifier import load_current, train_or_load
+from botsvc.nlu.entities import EntityExtractor
+from botsvc.nlu.parser import NluParser
+from botsvc.nlu.trainingdata import TrainingData, load_training_data
+from botsvc.pipeline import DEFAULT_TEXTS, Pipeline
+
+
+@dataclass(frozen=True)
+class ProjectFiles:
+    """The checked YAML of a project (no model needed): what `validate` looks at."""
+
+    training: TrainingData
+    spec: FlowSpec
+    warnings: tuple[Problem, ...]
+
+
+def check_project(project_dir: Path) -> ProjectFiles:
+    """Reads intents/ and flows/ and cross-checks them; ProjectError lists every problem."""
+    problems: list[Problem] = []
+    training: TrainingData | None = None
+    spec: FlowSpec | None = None
+    intents_dir, flows_dir = project_dir / "intents", project_dir / "flows"
+    for folder in (intents_dir, flows_dir):
+        if not folder.is_dir():
+            problems.append(Problem(str(folder), None, f"missing folder {folder.name}/ (see README: project layout)"))
+    if problems:
+        raise ProjectError(problems)
+    try:
+        training = load_training_data(intents_dir)
+    except ProjectError as exc:
+        problems += exc.problems
+    try:
+        spec = load_flow_spec(flows_dir, intents=None if training is None else training.intents)
+    except ProjectError as exc:
+        problems += exc.problems
+    if training is not None and spec is not None:
+        problems += _cross_check(training, spec)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or training is None or spec is None:
+        raise ProjectError(problems)
+    return ProjectFiles(training, spec, tuple(problems) + training.warnings + spec.warnings)
+
+
+def _cross_check(training: TrainingData, spec: FlowSpec) -> list[Problem]:
+    known = set(training.intents)
+    return [
+        Problem(str(spec.source_of("escalation")), None,
+                f"escalation.human_request_intents names intent {name!r}, which intents/ does not define")
+        for name in spec.escalation.human_request_intents if name not in known
+    ]
+
+
+@dataclass(frozen=True)
+class Project:
+    directory: Path
+    files: ProjectFiles
+    parser: NluParser
+    engine: FlowEngine
+    kb: KnowledgeBase
+    pipeline: Pipeline
+    loaded_at: float
+
+    @property
+    def spec(self) -> FlowSpec:
+        return self.files.spec
+
+    def say_named(self, name: str, state: DialogueState, text: str,
+                  customer: Customer) -> tuple[BotMessage, ...]:
+        nlu = NluResult(text=text, intent=IntentScore("", 0.0), ranking=())
+        ctx = TurnContext(conversation_id="", customer=customer, channel="", metadata={})
+        return _say(self.spec)(name, state, nlu, ctx)
+
+
+def _say(spec: FlowSpec):  # type: ignore[no-untyped-def]
+    def say(name: str, state: DialogueState, nlu: NluResult, ctx: TurnContext) -> tuple[BotMessage, ...]:
+        if name in spec.responses:
+            return render_response(spec, name, slots=state.slots, customer=ctx.customer,
+                                   sentiment=nlu.sentiment)
+        text = DEFAULT_TEXTS.get(name)
+        return (BotMessage(text),) if text else ()
+
+    return say
+
+
+def prepare_project(project_dir: Path, embedder: Embedder, *, progress: bool = True) -> list[str]:
+    """Trains the intent model and builds kb_index/ when they are missing or stale."""
+    done: list[str] = []
+    files = check_project(project_dir)
+    started = time.perf_counter()
+    _, trained = train_or_load(files.training, embedder, project_dir / "models")
+    if trained:
+        done.append(f"trained the intent model in {time.perf_counter() - started:.1f}s")
+    if not index_is_current(project_dir / "kb", project_dir / "kb_index", embedder.model_id):
+        started = time.perf_counter()
+        build_index(project_dir / "kb", project_dir / "kb_index", embedder, progress=progress)
+        done.append(f"built kb_index/ in {time.perf_counter() - started:.1f}s")
+    return done
+
+
+def load_project(project_dir: Path, *, embedder: Embedder, http: httpx.AsyncClient,
+                 action_endpoint: str | None = None, action_timeout_s: float = 5.0) -> Project:
+    """Everything the pipeline needs, loaded; ConfigError when the model or index is missing."""
+    files = check_project(project_dir)
+    model = load_current(files.training, embedder.model_id, project_dir / "models")
+    kb = KnowledgeBase.load(project_dir / "kb_index", model_id=embedder.model_id)
+    parser = NluParser(model=model, extractor=EntityExtractor.from_training_data(files.training))
+    endpoint = action_endpoint or files.spec.action_endpoint
+    actions = ActionClient(endpoint, http=http, timeout_s=action_timeout_s) if endpoint else None
+    engine = FlowEngine(files.spec, actions=actions)
+    pipeline = Pipeline(spec=files.spec, engine=engine, kb=kb, say=_say(files.spec))
+    return Project(project_dir, files, parser, engine, kb, pipeline, time.time())
+
+
+__all__ = ["Project", "ProjectFiles", "check_project", "load_project", "prepare_project",
+           "ConfigError"]

@@ -1,0 +1,155 @@
+"""Request and response bodies of the HTTP API (v1). Only api.py uses these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerIn(BaseModel):
+    id: str = Field(min_length=1, max_length=200)
+    name: str | None = None
+    email: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class MessageIn(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+    customer: CustomerIn | None = None
+    channel: str = Field("web", min_length=1, max_length=50)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ButtonOut(BaseModel):
+    title: str
+    payload: str
+
+
+class BotMessageOut(BaseModel):
+    text: str
+    buttons: list[ButtonOut] | None = None
+
+
+class IntentOut(BaseModel):
+    name: str
+    confidence: float
+
+
+class FlowOut(BaseModel):
+    id: str
+    step: str | None
+
+
+class SourceOut(BaseModel):
+    title: str
+    url: str | None = None
+    score: float
+
+
+class HandoffOut(BaseModel):
+    id: str
+    status: str
+    reason: str
+    priority: str | None = None
+
+
+class TurnOut(BaseModel):
+    conversation_id: str
+    turn_id: str
+    messages: list[BotMessageOut]
+    handled_by: str
+    intent: IntentOut | None
+    flow: FlowOut | None
+    sources: list[SourceOut]
+    handoff: HandoffOut | None
+
+
+class TranscriptMessageOut(BaseModel):
+    seq: int
+    role: str
+    text: str
+    turn_id: str | None
+    at: str
+    buttons: list[ButtonOut] | None = None
+    agent: dict[str, Any] | None = None
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+    status: str
+    channel: str
+    customer: CustomerIn
+    slots: dict[str, Any]
+    flow: FlowOut | None
+    handoff: HandoffOut | None
+    created_at: str
+    updated_at: str
+    messages: list[TranscriptMessageOut]
+
+
+class EventsOut(BaseModel):
+    messages: list[TranscriptMessageOut]
+    next_after: int
+
+
+class ParseIn(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+
+
+class KbSearchIn(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    top_k: int = Field(5, ge=1, le=50)
+
+
+class KbResultOut(BaseModel):
+    id: str
+    title: str
+    text: str
+    url: str | None = None
+    score: float
+
+
+class KbSearchOut(BaseModel):
+    results: list[KbResultOut]
+
+
+class AgentIn(BaseModel):
+    id: str = Field(min_length=1)
+    name: str | None = None
+
+
+class AgentMessageIn(BaseModel):
+    text: str = Field(min_length=1, max_length=10000)
+    agent: AgentIn
+
+
+class ResolveIn(BaseModel):
+    note: str | None = None
+
+
+class RestIn(BaseModel):
+    sender: str = Field(min_length=1, max_length=200)
+    message: str = Field(min_length=1, max_length=5000)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    input_channel: str | None = None
+
+
+class OutboxRowOut(BaseModel):
+    id: str
+    event: str
+    conversation_id: str
+    status: str
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None
+    created_at: str
+    delivered_at: str | None
+
+
+class RetryIn(BaseModel):
+    ids: list[str] | None = None
