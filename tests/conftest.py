@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from botsvc.embedding import Embedder  # noqa: E402
+from botsvc.store import Store, open_store  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -24,3 +27,63 @@ def embedder() -> Embedder:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    """A real HTTP webhook receiver on 127.0.0.1 for this test."""
+    from tests.receiver import Receiver
+
+    r = Receiver()
+    r.start()
+    yield r
+    r.stop()
+
+
+PG_URL = os.environ.get("BOTSVC_TEST_POSTGRES_URL")
+
+
+def _postgres_or_skip() -> str:
+    if PG_URL:
+        return PG_URL
+    if os.environ.get("CI"):
+        pytest.fail("BOTSVC_TEST_POSTGRES_URL must be set on CI: the store runs against PostgreSQL there")
+    pytest.skip("BOTSVC_TEST_POSTGRES_URL not set: PostgreSQL store tests skipped")
+
+
+async def make_store(kind: str, tmp_path: Path) -> tuple[Store, str, str | None]:
+    """Opens a fresh store: a SQLite file, or a new PostgreSQL schema."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'botsvc.db'}"
+        store = open_store(url)
+        await store.open()
+        return store, url, None
+    url = _postgres_or_skip()
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    store = open_store(url, schema=schema)
+    await store.open()
+    return store, url, schema
+
+
+async def drop_schema(url: str, schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    await conn.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    s, url, schema = await make_store(request.param, tmp_path)
+    try:
+        yield s
+    finally:
+        await s.close()
+        if schema:
+            await drop_schema(url, schema)
