@@ -87,3 +87,48 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await s.close()
         if schema:
             await drop_schema(url, schema)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def action_server():  # type: ignore[no-untyped-def]
+    """The example bot's real rasa-sdk action server (actions/), on a free port."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError("the example action server did not start")
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}/webhook"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def example_project(embedder: Embedder) -> Path:
+    """The repository's example bot, with its intent model trained and kb_index/ built."""
+    from botsvc.project import prepare_project
+
+    prepare_project(REPO, embedder, progress=False)
+    return REPO

@@ -1,0 +1,74 @@
+"""The loaded project's flows, slots, responses and escalation rules: frozen and checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from botsvc.domain import Priority
+from botsvc.errors import Problem
+from botsvc.flows.conditions import Condition
+from botsvc.flows.responses import ResponseVariant
+from botsvc.flows.schema import SlotType
+from botsvc.flows.steps import Flow
+
+__all__ = ["EscalationRules", "FlowSpec", "MetadataRule", "SlotSpec"]
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    name: str
+    type: SlotType
+    values: tuple[str, ...] = ()  # categorical values, as written (the canonical spelling)
+    initial_value: Any = None
+    entity: str = ""  # the entity that fills it; the slot's own name unless `mappings` says so
+    file: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class MetadataRule:
+    """`{if: <condition over context.customer.metadata...>, priority, reason?}`."""
+
+    condition: Condition
+    priority: Priority
+    reason: str
+    file: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class EscalationRules:
+    kb_min_score: float | None = None
+    intent_min_confidence: float | None = None
+    max_consecutive_fallbacks: int = 2
+    negative_sentiment_threshold: float | None = None
+    human_request_intents: tuple[str, ...] = ()
+    human_request_keywords: tuple[str, ...] = ()
+    metadata_rules: tuple[MetadataRule, ...] = ()
+    max_rejections: int = 3
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    slots: Mapping[str, SlotSpec] = field(default_factory=_empty)
+    responses: Mapping[str, tuple[ResponseVariant, ...]] = field(default_factory=_empty)
+    flows: Mapping[str, Flow] = field(default_factory=_empty)
+    action_endpoint: str | None = None
+    escalation: EscalationRules = field(default_factory=EscalationRules)
+    warnings: tuple[Problem, ...] = ()
+    action_names: tuple[str, ...] = ()  # custom actions the flows call (for the rasa domain)
+    sources: Mapping[str, str] = field(default_factory=_empty)  # section -> the file defining it
+
+    def source_of(self, section: str) -> str:
+        """The file that defines a one-off section (`escalation`, `actions`), else `flows`."""
+        return self.sources.get(section, "flows")
+
+    def flows_triggered_by(self, intent: str) -> list[Flow]:
+        return [f for f in self.flows.values() if any(t.intent == intent for t in f.triggers)]

@@ -1,0 +1,357 @@
+"""Executing flow steps for one turn, on a private copy of the dialogue state.
+
+`FlowRun` owns what a turn changes: the state copy, the messages said, the trace and any handoff.
+The engine decides what a message means; this module carries it out.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from botsvc.domain import (
+    BotMessage,
+    Customer,
+    DialogueState,
+    FlowFrame,
+    HandoffRequest,
+    NluResult,
+)
+from botsvc.errors import ActionServerError
+from botsvc.flows.actions import ActionClient, ActionResult, latest_message
+from botsvc.flows.checks import is_response
+from botsvc.flows.model import FlowSpec
+from botsvc.flows.responses import render_response
+from botsvc.flows.slotfill import Fill, from_entity
+from botsvc.flows.steps import (
+    END,
+    ActionStep,
+    CallStep,
+    CollectStep,
+    Flow,
+    HandoffStep,
+    LinkStep,
+    SetSlotsStep,
+    Step,
+)
+
+__all__ = ["FlowRun"]
+
+MAX_STEPS_PER_TURN = 100
+MAX_FOLLOWUPS = 10
+ACTION_FAILED_TEXT = (
+    "Sorry, something went wrong on our side while I was working on that. "
+    "I'm passing you to a colleague who can help."
+)
+CANCELLED_TEXT = "Okay, I've stopped that. Is there anything else I can help you with?"
+FLOW_CHANGED_TEXT = (
+    "Sorry, what we were doing has just been changed on our side, so I had to stop it. "
+    "Could you tell me again what you need?"
+)
+LOOP_TEXT = "Sorry, I got stuck there. I'm passing you to a colleague who can help."
+
+
+class FlowRun:
+    def __init__(
+        self,
+        *,
+        spec: FlowSpec,
+        actions: ActionClient | None,
+        domain: dict[str, Any],
+        nlu: NluResult,
+        state: DialogueState,
+        context: Mapping[str, Any],
+        customer: Customer,
+        rng: random.Random,
+    ) -> None:
+        self.spec, self.actions, self.domain = spec, actions, domain
+        self.customer = customer
+        self.nlu, self.context, self.rng = nlu, context, rng
+        self.state = state.model_copy(deep=True)
+        self.messages: list[BotMessage] = []
+        self.trace: list[dict[str, Any]] = []
+        self.handoff: HandoffRequest | None = None
+        self._steps = 0
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def slots(self) -> dict[str, Any]:
+        """Slot values as conditions and templates see them: initial values under set ones."""
+        initial = {
+            n: s.initial_value for n, s in self.spec.slots.items() if s.initial_value is not None
+        }
+        return {**initial, **self.state.slots}
+
+    def flow_of(self, frame: FlowFrame) -> Flow:
+        return self.spec.flows[frame.flow_id]
+
+    def note(self, event: str, **detail: Any) -> None:
+        self.trace.append({"event": event, **detail})
+
+    def render(self, name: str, extra: Mapping[str, Any] | None = None) -> BotMessage | None:
+        messages = render_response(
+            self.spec,
+            name,
+            slots=self.state.slots,
+            customer=self.customer,
+            sentiment=self.nlu.sentiment,
+            extra=extra,
+            rng=self.rng,
+        )
+        if not messages:
+            self.note("response_missing", response=name)
+            return None
+        return messages[0]
+
+    def say(self, name: str, extra: Mapping[str, Any] | None = None) -> None:
+        message = self.render(name, extra)
+        if message is not None:
+            self.messages.append(message)
+
+    def say_or(self, name: str, fallback: str) -> None:
+        message = self.render(name) if name in self.spec.responses else None
+        self.messages.append(message or BotMessage(text=fallback))
+
+    # --- the stack ---------------------------------------------------------------------------
+
+    async def start(self, flow: Flow, *, event: str, **detail: Any) -> None:
+        """Put `flow` on top of the stack and run it until it waits or ends."""
+        self.state.stack.append(FlowFrame(flow_id=flow.id, step_id=flow.first_step))
+        self.note(event, flow=flow.id, **detail)
+        await self.proceed(flow.first_step)
+
+    def end_top(self, *, reset: tuple[str, ...], event: str, **detail: Any) -> None:
+        frame = self.state.stack.pop()
+        for slot in reset:
+            self.state.slots.pop(slot, None)
+        self.note(event, flow=frame.flow_id, step=frame.step_id, reset_slots=list(reset), **detail)
+
+    def end_all(self, *, event: str, **detail: Any) -> None:
+        """Leave every flow (a handoff or restart); slots stay for the agent to see."""
+        flows = [f.flow_id for f in self.state.stack]
+        self.state.stack.clear()
+        if flows:
+            self.note(event, flows=flows, **detail)
+
+    async def resume(self) -> None:
+        """Continue the flow now on top: re-ask its pending question, or go on after a `call`."""
+        frame = self.state.active
+        if frame is None:
+            return
+        step = self.flow_of(frame).step(frame.step_id)
+        self.note("flow_resumed", flow=frame.flow_id, step=frame.step_id)
+        frame.waiting_for, frame.rejections = None, 0
+        if isinstance(step, CallStep):
+            await self.proceed(self.follow(step))
+        elif step is not None:
+            await self.proceed(step.id)
+
+    async def cancel(self) -> None:
+        frame = self.state.stack[-1]
+        flow = self.flow_of(frame)
+        collected = tuple(
+            dict.fromkeys(s.slot for s in flow.steps.values() if isinstance(s, CollectStep))
+        )
+        self.end_top(reset=collected, event="flow_cancelled")
+        self.say_or("utter_cancelled", CANCELLED_TEXT)
+        await self.resume()
+
+    # --- running steps -----------------------------------------------------------------------
+
+    async def proceed(self, step_id: str) -> None:
+        """Run the top flow from `step_id` until a collect waits, the stack empties or a handoff."""
+        current: str | None = step_id
+        while current is not None and self.handoff is None and self.state.stack:
+            self._steps += 1
+            if self._steps > MAX_STEPS_PER_TURN:
+                self.say_or("utter_flow_loop", LOOP_TEXT)
+                self.handoff = HandoffRequest(reason="flow_loop", detail=f"stopped at {current}")
+                self.end_all(event="flow_loop", step=current)
+                return
+            if current == END:
+                flow = self.flow_of(self.state.stack[-1])
+                self.end_top(reset=flow.slots_to_reset(), event="flow_completed")
+                await self.resume()
+                return
+            frame = self.state.stack[-1]
+            step = self.flow_of(frame).steps[current]
+            frame.step_id = step.id
+            current = await self.execute(step, frame)
+
+    def follow(self, step: Step) -> str:
+        slots = self.slots()
+        for branch in step.next:
+            if branch.condition is None or branch.condition.evaluate(
+                slots=slots, context=self.context
+            ):
+                return branch.target
+        return END
+
+    async def execute(self, step: Step, frame: FlowFrame) -> str | None:
+        """Run one step; return the next step id, or None when the turn stops here."""
+        if isinstance(step, CollectStep):
+            return self.collect(step, frame)
+        if isinstance(step, ActionStep):
+            return self.follow(step) if await self.action(step.action) else None
+        if isinstance(step, SetSlotsStep):
+            self.state.slots.update(step.values)
+            self.note("slots_set", step=step.id, slots=dict(step.values))
+            return self.follow(step)
+        if isinstance(step, LinkStep):
+            self.end_top(reset=self.flow_of(frame).slots_to_reset(), event="flow_completed")
+            await self.start(self.spec.flows[step.flow], event="flow_linked", by=frame.flow_id)
+            return None
+        if isinstance(step, CallStep):
+            await self.start(self.spec.flows[step.flow], event="flow_called", by=frame.flow_id)
+            return None
+        if isinstance(step, HandoffStep):
+            self.handoff = HandoffRequest(step.reason, step.priority, step.detail)
+            self.note("handoff", step=step.id, reason=step.reason, priority=step.priority)
+            self.end_all(event="flows_left_for_handoff")
+            return None
+        return self.follow(step)
+
+    # --- collect -----------------------------------------------------------------------------
+
+    def collect(self, step: CollectStep, frame: FlowFrame) -> str | None:
+        if not step.ask_before_filling:
+            if self.slots().get(step.slot) is not None:
+                self.note("slot_already_filled", slot=step.slot, step=step.id)
+                return self.follow(step)
+            fill = from_entity(self.spec.slots[step.slot], self.nlu)
+            if fill is not None:
+                return self.accept(step, frame, fill)
+        self.ask(step, frame)
+        return None
+
+    def ask(self, step: CollectStep, frame: FlowFrame) -> None:
+        frame.step_id, frame.waiting_for = step.id, step.slot
+        self.say(step.utter)
+        self.note("slot_requested", slot=step.slot, step=step.id, response=step.utter)
+
+    def accept(self, step: CollectStep, frame: FlowFrame, fill: Fill) -> str | None:
+        """Fill the slot; run the rejections; return the next step, or None if asked again."""
+        self.state.slots[step.slot] = fill.value
+        self.note("slot_filled", slot=step.slot, value=fill.value, source=fill.source)
+        slots = self.slots()
+        for rejection in step.rejections:
+            if rejection.condition.evaluate(slots=slots, context=self.context):
+                self.reject(step, frame, rejection.utter, rule=rejection.condition.source)
+                return None
+        frame.waiting_for, frame.rejections = None, 0
+        return self.follow(step)
+
+    def reject(self, step: CollectStep, frame: FlowFrame, utter: str | None, *, rule: str) -> None:
+        """The answer is not acceptable: say why, then ask again or, at the limit, hand off."""
+        self.state.slots.pop(step.slot, None)
+        frame.rejections += 1
+        self.note("slot_rejected", slot=step.slot, rule=rule, rejections=frame.rejections)
+        if utter:
+            self.say(utter)
+        limit = self.spec.escalation.max_rejections
+        if frame.rejections >= limit:
+            self.handoff = HandoffRequest(
+                reason="too_many_rejections",
+                detail=f"{step.slot}: {frame.rejections} invalid answers",
+            )
+            self.note("handoff", reason="too_many_rejections", slot=step.slot)
+            self.end_all(event="flows_left_for_handoff")
+            return
+        self.ask(step, frame)
+
+    # --- custom actions ----------------------------------------------------------------------
+
+    async def action(self, name: str) -> bool:
+        """Say a response or run a custom action (and its follow-ups); False stops the turn."""
+        queue, done = [name], 0
+        while queue:
+            current = queue.pop(0)
+            if is_response(current, self.spec.responses):
+                self.say(current)
+                self.note("response", response=current)
+                continue
+            done += 1
+            if done > MAX_FOLLOWUPS:
+                self.note("followups_stopped", action=current, limit=MAX_FOLLOWUPS)
+                break
+            result = await self.call(current)
+            if result is None:
+                return False
+            queue += self.apply(current, result)
+            if self.handoff is not None or not self.state.stack:
+                return False
+        return True
+
+    async def call(self, name: str) -> ActionResult | None:
+        try:
+            if self.actions is None:
+                raise ActionServerError("no action server is configured (actions.endpoint)")
+            result = await self.actions.run(
+                name,
+                sender_id=self.context["conversation_id"],
+                slots=self.slots(),
+                latest_message=latest_message(self.nlu, metadata=self.context["metadata"]),
+                events=self._events(),
+                domain=self.domain,
+                stack=[
+                    {"type": "flow", "flow_id": f.flow_id, "step_id": f.step_id}
+                    for f in self.state.stack
+                ],
+                input_channel=self.context["channel"],
+            )
+        except ActionServerError as exc:
+            self.note("action_failed", action=name, error=str(exc))
+            self.say_or("utter_action_failed", ACTION_FAILED_TEXT)
+            self.handoff = HandoffRequest(reason="action_failed", detail=f"{name}: {exc}")
+            self.end_all(event="flows_left_for_handoff")
+            return None
+        self.note(
+            "action_called",
+            action=name,
+            events=[e.event for e in result.events],
+            responses=len(result.responses),
+        )
+        return result
+
+    def _events(self) -> list[dict[str, Any]]:
+        slot_events = [{"event": "slot", "name": k, "value": v} for k, v in self.slots().items()]
+        user = {
+            "event": "user",
+            "text": self.nlu.text,
+            "input_channel": self.context["channel"],
+            "parse_data": latest_message(self.nlu, metadata=self.context["metadata"]),
+        }
+        return [*slot_events, user]
+
+    def apply(self, name: str, result: ActionResult) -> list[str]:
+        """Apply an action's events, then say its responses; return follow-up actions to run."""
+        said: list[BotMessage] = []
+        followups: list[str] = []
+        for e in result.events:
+            if e.event == "slot" and e.name:
+                if e.value is None:
+                    self.state.slots.pop(e.name, None)
+                else:
+                    self.state.slots[e.name] = e.value
+            elif e.event in ("reset_slots", "restart"):
+                self.state.slots.clear()
+                if e.event == "restart":
+                    self.end_all(event="flows_restarted", action=name)
+            elif e.event == "followup" and e.name:
+                followups.append(e.name)
+            elif e.event == "pause":
+                self.handoff = HandoffRequest(reason="action_requested_handoff", detail=name)
+                self.end_all(event="flows_left_for_handoff")
+            elif e.event == "bot" and e.text:
+                said.append(BotMessage(text=e.text, buttons=e.buttons))
+            elif e.event not in ("resume", "action", "user"):
+                self.note("action_event_ignored", action=name, event_type=e.event)
+        for r in result.responses:
+            message = self.render(r.response, r.kwargs) if r.response else None
+            if message is None and r.text:
+                message = BotMessage(text=r.text, buttons=r.buttons)
+            if message is not None:
+                self.messages.append(message)
+        self.messages.extend(said)
+        return followups

@@ -1,0 +1,167 @@
+"""One `flows/*.yml` file's `slots`, `responses`, `actions` and `escalation`, shaped and frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botsvc.domain import Button
+from botsvc.errors import Problem
+from botsvc.flows.conditions import ConditionError, parse_condition
+from botsvc.flows.model import EscalationRules, MetadataRule, SlotSpec
+from botsvc.flows.responses import ResponseVariant
+from botsvc.flows.schema import (
+    IGNORED_RESPONSE_KEYS,
+    ActionsModel,
+    EscalationModel,
+    SlotModel,
+    VariantModel,
+)
+from botsvc.flows.yamlio import Source, check_model
+
+__all__ = ["Sections", "read_sections"]
+
+
+@dataclass
+class Sections:
+    slots: dict[str, SlotSpec] = field(default_factory=dict)
+    responses: dict[str, tuple[ResponseVariant, ...]] = field(default_factory=dict)
+    response_lines: dict[str, int | None] = field(default_factory=dict)
+    endpoint: str | None = None
+    action_names: tuple[str, ...] | None = None
+    escalation: EscalationRules | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_sections(source: Source) -> Sections:
+    data: dict[str, Any] = source.data
+    out = Sections()
+    _read_slots(source, data.get("slots"), out)
+    _read_responses(source, data.get("responses"), out)
+    _read_actions(source, data.get("actions"), out)
+    if data.get("escalation") is not None:
+        out.escalation = _read_escalation(source, data["escalation"], out.problems)
+    return out
+
+
+def _mapping(source: Source, value: Any, key: str, problems: list[Problem]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.append(source.problem((key,), f"`{key}` must be a mapping of names to entries"))
+        return {}
+    return value
+
+
+def _read_slots(source: Source, raw: Any, out: Sections) -> None:
+    for name, body in _mapping(source, raw, "slots", out.problems).items():
+        path = ("slots", name)
+        model, problems = check_model(SlotModel, body, source=source, base=path, what="slot")
+        out.problems += problems
+        if model is None:
+            continue
+        values = tuple(str(v) for v in model.values or ())
+        if model.type == "categorical" and not values:
+            out.problems.append(
+                source.problem(path, f"categorical slot {name!r} needs `values: [...]`")
+            )
+        elif model.type != "categorical" and values:
+            out.problems.append(
+                source.problem(path, f"slot {name!r} has `values` but is not categorical")
+            )
+        entity = next(
+            (m.entity for m in model.mappings or () if m.type == "from_entity" and m.entity), name
+        )
+        out.slots[name] = SlotSpec(
+            name=name,
+            type=model.type,
+            values=values,
+            initial_value=model.initial_value,
+            entity=entity,
+            file=source.file,
+            line=source.line(path),
+        )
+
+
+def _read_responses(source: Source, raw: Any, out: Sections) -> None:
+    for name, variants in _mapping(source, raw, "responses", out.problems).items():
+        path = ("responses", name)
+        out.response_lines[name] = source.line(path)
+        if not isinstance(variants, list) or not variants:
+            out.problems.append(
+                source.problem(path, f"response {name!r} must be a list of `- text: ...` variants")
+            )
+            continue
+        built = [_variant(source, path + (i,), v, out.problems) for i, v in enumerate(variants)]
+        if all(v is not None for v in built):
+            out.responses[name] = tuple(v for v in built if v is not None)
+
+
+def _variant(
+    source: Source, path: tuple[str | int, ...], raw: Any, problems: list[Problem]
+) -> ResponseVariant | None:
+    if isinstance(raw, dict):
+        ignored = [k for k in raw if k in IGNORED_RESPONSE_KEYS]
+        for key in ignored:
+            problems.append(
+                source.problem(
+                    path + (key,),
+                    f"response key `{key}` is not supported by botsvc and is ignored",
+                    severity="warning",
+                )
+            )
+        raw = {k: v for k, v in raw.items() if k not in IGNORED_RESPONSE_KEYS}
+    model, found = check_model(VariantModel, raw, source=source, base=path, what="response")
+    problems += found
+    if model is None:
+        return None
+    buttons = tuple(Button(title=b.title, payload=b.payload) for b in model.buttons)
+    return ResponseVariant(
+        text=model.text, buttons=buttons, tone=model.tone, line=source.line(path)
+    )
+
+
+def _read_actions(source: Source, raw: Any, out: Sections) -> None:
+    if raw is None:
+        return
+    if isinstance(raw, list) and all(isinstance(n, str) for n in raw):  # Rasa domain style
+        out.action_names = tuple(raw)
+        return
+    model, problems = check_model(
+        ActionsModel, raw, source=source, base=("actions",), what="actions"
+    )
+    out.problems += problems
+    if model is not None:
+        out.endpoint = model.endpoint
+        out.action_names = tuple(model.names) if model.names is not None else None
+
+
+def _read_escalation(source: Source, raw: Any, problems: list[Problem]) -> EscalationRules | None:
+    base = ("escalation",)
+    model, found = check_model(EscalationModel, raw, source=source, base=base, what="escalation")
+    problems += found
+    if model is None:
+        return None
+    rules = []
+    for i, rule in enumerate(model.metadata_rules):
+        path = base + ("metadata_rules", i, "if")
+        try:
+            condition = parse_condition(rule.if_)
+        except ConditionError as exc:
+            problems.append(source.problem(path, f"metadata rule condition: {exc}"))
+            continue
+        reason = rule.reason or "metadata_rule"
+        rules.append(MetadataRule(condition, rule.priority, reason, source.file, source.line(path)))
+    low = model.low_confidence
+    return EscalationRules(
+        kb_min_score=low.kb_min_score if low else None,
+        intent_min_confidence=low.intent_min_confidence if low else None,
+        max_consecutive_fallbacks=model.max_consecutive_fallbacks,
+        negative_sentiment_threshold=(
+            model.negative_sentiment.threshold if model.negative_sentiment else None
+        ),
+        human_request_intents=tuple(model.human_request_intents),
+        human_request_keywords=tuple(model.human_request_keywords),
+        metadata_rules=tuple(rules),
+        max_rejections=model.max_rejections,
+    )

@@ -1,0 +1,178 @@
+"""Load `flows/*.yml`: YAML (with lines) → shape (pydantic) → frozen objects → cross-checks.
+
+Every `*.yml` / `*.yaml` under the folder may hold `slots`, `responses`, `actions`, `flows` and
+`escalation`; they merge. Loading either returns a `FlowSpec` (with its warnings) or raises
+`ProjectError` listing every problem found, each with its file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from botsvc.errors import Problem, ProjectError
+from botsvc.flows.checks import Project, check_project, is_response
+from botsvc.flows.flowbuild import build_flow
+from botsvc.flows.model import EscalationRules, FlowSpec, MetadataRule, SlotSpec
+from botsvc.flows.responses import ResponseVariant
+from botsvc.flows.schema import TOP_LEVEL_KEYS
+from botsvc.flows.sections import Sections, read_sections
+from botsvc.flows.steps import ActionStep, Flow
+from botsvc.flows.yamlio import Source, read_yaml
+
+__all__ = [
+    "EscalationRules",
+    "FlowSpec",
+    "MetadataRule",
+    "SlotSpec",
+    "load_flow_spec",
+    "load_flows_from_str",
+]
+
+
+def load_flow_spec(flows_dir: Path, *, intents: Collection[str] | None = None) -> FlowSpec:
+    """Load every YAML file under `flows_dir` (files are named relative to its parent folder)."""
+    if not flows_dir.is_dir():
+        raise ProjectError([Problem(str(flows_dir), None, "the flows folder does not exist")])
+    paths = sorted({*flows_dir.rglob("*.yml"), *flows_dir.rglob("*.yaml")})
+    documents = []
+    for path in paths:
+        name = path.relative_to(flows_dir.parent).as_posix()
+        try:
+            documents.append((name, path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProjectError([Problem(name, None, f"cannot read the file: {exc}")]) from exc
+    return _load(documents, intents)
+
+
+def load_flows_from_str(
+    text: str, *, file: str = "<string>", intents: Collection[str] | None = None
+) -> FlowSpec:
+    return _load([(file, text)], intents)
+
+
+@dataclass
+class _Merged:
+    slots: dict[str, SlotSpec] = field(default_factory=dict)
+    responses: dict[str, tuple[ResponseVariant, ...]] = field(default_factory=dict)
+    response_files: dict[str, str] = field(default_factory=dict)
+    flows: dict[str, Flow] = field(default_factory=dict)
+    seen: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> file:line
+    endpoint: str | None = None
+    action_names: tuple[str, ...] | None = None
+    escalation: EscalationRules | None = None
+    escalation_at: tuple[str, int | None] = ("", None)
+    sources: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def claim(self, kind: str, name: str, source: Source, path: tuple[str | int, ...]) -> bool:
+        """Record a definition; a second one anywhere in the project is an error."""
+        where = f"{source.file}:{source.line(path)}"
+        first = self.seen.setdefault((kind, name), where)
+        if first != where:
+            self.problems.append(
+                source.problem(
+                    path,
+                    f"{kind} {name!r} is already defined at {first}; "
+                    f"rename one of them or remove the duplicate",
+                )
+            )
+            return False
+        return True
+
+
+def _load(documents: Iterable[tuple[str, str]], intents: Collection[str] | None) -> FlowSpec:
+    merged = _Merged()
+    for file, text in documents:
+        source, problems = read_yaml(text, file=file)
+        merged.problems += problems
+        if source is not None and source.data is not None:
+            _merge_file(source, merged)
+    escalation = merged.escalation or EscalationRules()
+    project = Project(
+        slots=merged.slots,
+        responses=merged.responses,
+        response_files=merged.response_files,
+        flows=merged.flows,
+        endpoint=merged.endpoint,
+        action_names=merged.action_names,
+        escalation=escalation,
+        escalation_at=merged.escalation_at,
+    )
+    problems = merged.problems + check_project(project, intents)
+    problems.sort(key=lambda p: (p.file, p.line or 0))
+    if any(p.severity == "error" for p in problems):
+        raise ProjectError(problems)
+    return FlowSpec(
+        slots=MappingProxyType(merged.slots),
+        responses=MappingProxyType(merged.responses),
+        flows=MappingProxyType(merged.flows),
+        action_endpoint=merged.endpoint,
+        escalation=escalation,
+        warnings=tuple(problems),
+        action_names=_custom_actions(merged.flows.values(), merged.responses),
+        sources=MappingProxyType(dict(merged.sources)),
+    )
+
+
+def _merge_file(source: Source, m: _Merged) -> None:
+    data: Any = source.data
+    if not isinstance(data, dict):
+        m.problems.append(source.problem((), "the file must be a mapping of top-level keys"))
+        return
+    for key in data:
+        if key not in TOP_LEVEL_KEYS:
+            m.problems.append(
+                source.problem(
+                    (key,),
+                    f"top-level key {key!r} is not used by flows/ and is "
+                    f"ignored (known: {', '.join(TOP_LEVEL_KEYS)})",
+                    severity="warning",
+                )
+            )
+    sections = read_sections(source)
+    m.problems += sections.problems
+    _merge_sections(source, sections, m)
+    flows = data.get("flows")
+    if flows is not None and not isinstance(flows, dict):
+        m.problems.append(source.problem(("flows",), "`flows` must map flow ids to flows"))
+        return
+    for flow_id, raw in (flows or {}).items():
+        if not m.claim("flow", str(flow_id), source, ("flows", flow_id)):
+            continue
+        flow, problems = build_flow(source, str(flow_id), raw)
+        m.problems += problems
+        if flow is not None:
+            m.flows[flow.id] = flow
+
+
+def _merge_sections(source: Source, s: Sections, m: _Merged) -> None:
+    for name, slot in s.slots.items():
+        if m.claim("slot", name, source, ("slots", name)):
+            m.slots[name] = slot
+    for name, variants in s.responses.items():
+        if m.claim("response", name, source, ("responses", name)):
+            m.responses[name] = variants
+            m.response_files[name] = source.file
+    if s.endpoint is not None and m.claim("actions endpoint", "", source, ("actions", "endpoint")):
+        m.endpoint = s.endpoint
+        m.sources["actions"] = source.file
+    if s.action_names is not None:
+        m.action_names = (m.action_names or ()) + s.action_names
+    if s.escalation is not None and m.claim("escalation", "rules", source, ("escalation",)):
+        m.escalation = s.escalation
+        m.escalation_at = (source.file, source.line(("escalation",)))
+        m.sources["escalation"] = source.file
+
+
+def _custom_actions(flows: Iterable[Flow], responses: Collection[str]) -> tuple[str, ...]:
+    names = {
+        s.action
+        for f in flows
+        for s in f.steps.values()
+        if isinstance(s, ActionStep) and not is_response(s.action, responses)
+    }
+    return tuple(sorted(names))
