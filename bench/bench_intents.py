@@ -219,8 +219,8 @@ def render(results: dict[str, dict[str, object]], command: str, seconds: float, 
         "## Latency of one parse (ms) and throughput with 8 concurrent threads",
         "",
         "`encode` is bare `Embedder.encode([text])`; `parse` is encode + `NluParser.parse` "
-        "(intent, entities, sentiment), what one `POST /v1/nlu/parse` costs; `NLU only` is `parse` on a "
-        "vector already computed (the pipeline encodes once and reuses the vector for the KB).",
+        "(intent, entities, sentiment), what one `POST /v1/nlu/parse` costs; `NLU only` is "
+        "`parse` on a vector already computed (the pipeline encodes once and reuses the vector for the KB).",
         "",
         "| bot | encode p50 | encode p99 | parse p50 | parse p99 | NLU only p50 | NLU only p99 "
         "| encodes/s (8 thr.) | parses/s (8 thr.) |",
