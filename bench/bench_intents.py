@@ -220,7 +220,8 @@ def render(results: dict[str, dict[str, object]], command: str, seconds: float, 
         "",
         "`encode` is bare `Embedder.encode([text])`; `parse` is encode + `NluParser.parse` "
         "(intent, entities, sentiment), what one `POST /v1/nlu/parse` costs; `NLU only` is "
-        "`parse` on a vector already computed (the pipeline encodes once and reuses the vector for the KB).",
+        "`parse` on a vector already computed (the pipeline encodes once and reuses the vector "
+        "for the KB).",
         "",
         "| bot | encode p50 | encode p99 | parse p50 | parse p99 | NLU only p50 | NLU only p99 "
         "| encodes/s (8 thr.) | parses/s (8 thr.) |",

@@ -158,7 +158,8 @@ def bench_covidfaq(args: argparse.Namespace) -> None:
                 )
         print("\n### Answer threshold\n")
         vectors = embedder.encode(HELD_OUT_OFF_TOPIC)
-        declined = sum(kb.answer(q, v) is None for q, v in zip(HELD_OUT_OFF_TOPIC, vectors, strict=True))
+        pairs = zip(HELD_OUT_OFF_TOPIC, vectors, strict=True)
+        declined = sum(kb.answer(q, v) is None for q, v in pairs)
         print(
             f"- in-domain user queries answered: {everything.answered:.1%} "
             f"({everything.answered_correctly:.1%} with a relevant source first)"

@@ -30,7 +30,7 @@ from botsvc.errors import BotError, ConfigError, Conflict, NotFound, ProjectErro
 from botsvc.handoff import iso, webhook_schema
 from botsvc.hours import BusinessHours
 from botsvc.nlu.parser import parse_response
-from botsvc.project import load_project
+from botsvc.project import load_project, prepare_project
 from botsvc.service import ChatService, IncomingMessage, TurnResult
 from botsvc.store import Handoff, MessageRecord, OutboxRow, Store, open_store
 
@@ -358,8 +358,11 @@ def _add_ops_routes(app: FastAPI) -> None:
 
     @app.post("/admin/reload", dependencies=[Admin])
     async def reload(st: StateDep) -> dict[str, Any]:
-        """Loads the project again; an invalid one is refused and the running one stays."""
+        """Loads the project again (retraining or rebuilding kb_index/ if stale); an invalid
+        project is refused with every problem and the running one stays."""
         async with st.reload_lock:
+            await anyio.to_thread.run_sync(lambda: prepare_project(
+                st.settings.project_dir, st.embedder, progress=False))
             project = await anyio.to_thread.run_sync(lambda: load_project(
                 st.settings.project_dir, embedder=st.embedder, http=st.http,
                 action_endpoint=st.settings.action_endpoint,

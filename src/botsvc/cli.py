@@ -166,6 +166,23 @@ def eval_kb(queries: Annotated[Path, typer.Option("--queries", help="JSONL query
     typer.echo(json.dumps(kb_report_as_dict(report), indent=2) if as_json else format_kb_report(report))
 
 
+@app.command("test")
+def test_conversations(project: ProjectOpt = DEFAULT_PROJECT,
+                       select: Annotated[Optional[str], typer.Option("-k", help="only tests whose name contains this")] = None,
+                       action_endpoint: Annotated[Optional[str], typer.Option(help="action server URL (default: flows/ actions.endpoint)")] = None) -> None:
+    """Run the conversation tests in tests/conversations/ through the real pipeline."""
+    from botsvc.convrunner import run_project_tests
+    from botsvc.flows.convtests import format_report
+
+    settings = _settings(project)
+    reports = asyncio.run(run_project_tests(
+        settings.project_dir, embedder=_embedder(project),
+        action_endpoint=action_endpoint or settings.action_endpoint, select=select))
+    typer.echo(format_report(reports))
+    if not reports or not all(r.passed for r in reports):
+        raise Exit(1)
+
+
 @app.command()
 def serve(project: ProjectOpt = DEFAULT_PROJECT,
           host: Annotated[str, typer.Option()] = "127.0.0.1",

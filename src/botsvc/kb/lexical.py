@@ -54,7 +54,7 @@ class LexicalIndex:
     """BM25 over a fixed list of documents; `scores` is safe to call from many threads."""
 
     def __init__(self, bm25: object, num_docs: int) -> None:
-        import bm25s
+        import bm25s  # type: ignore[import-untyped]
 
         assert isinstance(bm25, bm25s.BM25)
         self._bm25 = bm25
@@ -67,7 +67,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
-        import bm25s
+        import bm25s  # type: ignore[import-untyped]
 
         bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
         bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
@@ -75,12 +75,12 @@ class LexicalIndex:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self._bm25.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
+        self._bm25.save(str(folder), show_progress=False)
         (folder / "botsvc.json").write_text(json.dumps({"num_docs": self.num_docs}))
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
+        import bm25s  # type: ignore[import-untyped]
 
         meta = json.loads((folder / "botsvc.json").read_text())
         bm25 = bm25s.BM25.load(str(folder), load_corpus=False, show_progress=False, mmap=False)
@@ -92,8 +92,9 @@ class LexicalIndex:
         ids = [self._vocab[t] for t in tokens if t in self._vocab]
         if not ids:
             return np.zeros(self.num_docs, dtype=np.float32)
-        raw = self._bm25.get_scores_from_ids(ids)  # type: ignore[attr-defined]
+        raw = self._bm25.get_scores_from_ids(ids)
         known = float(self._idf[ids].sum())
         unknown = self._oov_idf * (len(tokens) - len(ids))
         full = (known + unknown) / (1.0 + K1)
-        return np.minimum(np.asarray(raw, dtype=np.float32) / np.float32(full), 1.0)
+        scaled = np.asarray(raw, dtype=np.float32) / np.float32(full)
+        return np.minimum(scaled, np.float32(1.0)).astype(np.float32)

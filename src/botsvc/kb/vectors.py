@@ -46,7 +46,7 @@ class VectorIndex:
         self.kind: IndexKind = kind
         self.dimensions = int(index.d)
         self._params = (
-            faiss.SearchParametersHNSW(efSearch=ef_search) if kind == "hnsw-fp16" else None
+            faiss.SearchParametersHNSW(efSearch=ef_search)  # type: ignore[attr-defined] if kind == "hnsw-fp16" else None
         )
 
     def with_ef_search(self, ef_search: int) -> VectorIndex:
@@ -71,7 +71,7 @@ class VectorIndex:
         if kind == "flat-fp16":
             index = faiss.IndexScalarQuantizer(dims, fp16, faiss.METRIC_INNER_PRODUCT)
         else:
-            index = faiss.IndexHNSWSQ(dims, fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexHNSWSQ(dims, fp16, HNSW_M, faiss.METRIC_INNER_PRODUCT)  # type: ignore[arg-type]
             index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.train(vectors[: min(count, 10_000)])  # fp16 needs no statistics; cheap
         index.add(vectors)
