@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,14 @@ def throughput(fn: Callable[[str], object], texts: Sequence[str], threads: int =
     return len(texts) / (time.perf_counter() - started)
 
 
-def bench_bot(bot: str, data_dir: Path, embedder: Embedder, latency_n: int) -> dict[str, object]:
+@dataclass
+class BotResult:
+    rows: dict[str, dict[str, float]]  # model -> scores
+    latency: dict[str, float]
+    info: dict[str, float]
+
+
+def bench_bot(bot: str, data_dir: Path, embedder: Embedder, latency_n: int) -> BotResult:
     train_texts, train_y = read(data_dir / f"{bot}_train.csv")
     test_texts, test_y = read(data_dir / f"{bot}_test.csv")
     data = TrainingData(
@@ -173,10 +181,10 @@ def bench_bot(bot: str, data_dir: Path, embedder: Embedder, latency_n: int) -> d
         "oos_rows": sum(y == OOS for y in test_y),
         "train_seconds": train_seconds,
     }
-    return {"rows": rows, "latency": latency, "info": info}
+    return BotResult(rows=rows, latency=latency, info=info)
 
 
-def render(results: dict[str, dict[str, object]], command: str, seconds: float, load: str) -> str:
+def render(results: dict[str, BotResult], command: str, seconds: float, load: str) -> str:
     lines = [
         "# Intent classification and out-of-scope detection (HINT3 v2)",
         "",
@@ -198,7 +206,7 @@ def render(results: dict[str, dict[str, object]], command: str, seconds: float, 
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for bot, res in results.items():
-        for name, s in res["rows"].items():  # type: ignore[attr-defined]
+        for name, s in res.rows.items():
             lines.append(
                 f"| {bot} | {name} | {s['accuracy']:.3f} | {s['in_scope_accuracy']:.3f} "
                 f"| {s['oos_recall']:.3f} | {s['oos_precision']:.3f} |"
@@ -209,7 +217,7 @@ def render(results: dict[str, dict[str, object]], command: str, seconds: float, 
         "| --- | ---: | ---: | ---: | ---: |",
     ]
     for bot, res in results.items():
-        i = res["info"]
+        i = res.info
         lines.append(
             f"| {bot} | {i['train_rows']} | {i['intents']} | {i['test_rows']} "  # type: ignore[index]
             f"({i['oos_rows']}) | {i['train_seconds']:.1f} s |"
@@ -228,7 +236,7 @@ def render(results: dict[str, dict[str, object]], command: str, seconds: float, 
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for bot, res in results.items():
-        lat: dict[str, float] = res["latency"]  # type: ignore[assignment]
+        lat = res.latency
         lines.append(
             f"| {bot} | {lat['encode_p50']:.1f} | {lat['encode_p99']:.1f} | "
             f"{lat['parse_p50']:.1f} | {lat['parse_p99']:.1f} | {lat['nlu_only_p50']:.2f} | "

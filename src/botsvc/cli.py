@@ -303,13 +303,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except typer.Abort:
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            typer.echo(exc.format_message(), err=True)
-            return 2
-        if isinstance(exc, click.exceptions.Exit):
-            return int(exc.exit_code)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except Exception as exc:
+        # typer's bundled click raises its usage errors (UsageError and subclasses) when not
+        # in standalone mode; they all carry an exit code and a formatted message
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(exc.format_message(), err=True)
+                return 2
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            return int(exc.exit_code) or 2
         raise
     return 0

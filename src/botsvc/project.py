@@ -60,8 +60,20 @@ def check_project(project_dir: Path) -> ProjectFiles:
         problems += _cross_check(training, spec)
     errors = [p for p in problems if p.severity == "error"]
     if errors or training is None or spec is None:
-        raise ProjectError(problems)
-    return ProjectFiles(training, spec, tuple(problems) + training.warnings + spec.warnings)
+        raise ProjectError(_relative(problems, project_dir))
+    warnings = _relative(problems + list(training.warnings) + list(spec.warnings), project_dir)
+    return ProjectFiles(training, spec, tuple(warnings))
+
+
+def _relative(problems: list[Problem], project_dir: Path) -> list[Problem]:
+    """Problems name files relative to the project, as ops see them (`flows/orders.yml:12`)."""
+    out = []
+    for p in problems:
+        path = Path(p.file)
+        if path.is_absolute() and path.is_relative_to(project_dir.resolve()):
+            p = Problem(str(path.relative_to(project_dir.resolve())), p.line, p.message, p.severity)
+        out.append(p)
+    return out
 
 
 def _cross_check(training: TrainingData, spec: FlowSpec) -> list[Problem]:

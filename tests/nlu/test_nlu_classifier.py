@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from botsvc.domain import IntentScore
 from botsvc.embedding import Embedder
 from botsvc.errors import ModelNotTrainedError, ProjectError
 from botsvc.nlu.classifier import (
@@ -43,7 +44,7 @@ OUT_OF_SCOPE = [
 ]
 
 
-def _rank(model: IntentModel, embedder: Embedder, text: str) -> list:  # type: ignore[type-arg]
+def _rank(model: IntentModel, embedder: Embedder, text: str) -> list[IntentScore]:
     return model.rank(embedder.encode([text])[0], text=text)
 
 

@@ -1,0 +1,68 @@
+"""The CLI, in-process and once as a real subprocess."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from botsvc.cli import main
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def broken(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "intents", tmp_path / "intents")
+    shutil.copytree(REPO / "flows", tmp_path / "flows")
+    orders = tmp_path / "flows" / "orders.yml"
+    orders.write_text(orders.read_text().replace("collect: order_id", "collect: order_number", 1))
+    (tmp_path / "intents" / "extra.yml").write_text('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi [x]{"entity": }\n')
+    return tmp_path
+
+
+def test_validate_accepts_the_example_bot(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--project", str(REPO)]) == 0
+    assert capsys.readouterr().out.startswith("OK: 16 intents")
+
+
+def test_validate_prints_every_problem_with_file_and_line(broken: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--project", str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert "flows/orders.yml:" in out and "order_number" in out
+    assert "\nintents/extra.yml:5: error:" in "\n" + out  # the line of the bad example
+
+
+def test_serve_refuses_an_invalid_project(broken: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--project", str(broken)]) == 1
+    err = capsys.readouterr().err
+    assert "refusing to serve" in err and "flows/orders.yml:" in err
+
+
+def test_usage_error_exits_2() -> None:
+    assert main(["kb", "search"]) == 2
+    assert main(["no-such-command"]) == 2
+
+
+def test_python_m_botsvc_validate_in_a_subprocess() -> None:
+    done = subprocess.run([sys.executable, "-m", "botsvc", "validate", "--project", str(REPO)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "OK:" in done.stdout
+
+
+def test_kb_search_prints_ranked_hits(example_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kb", "search", "how long does a refund take", "--project", str(example_project), "-k", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].lstrip().startswith("1.") and "refund" in out[0].lower()
+    assert out[-1].startswith("answer (threshold")
+
+
+def test_outbox_list_and_retry_on_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copytree(REPO / "intents", tmp_path / "intents")
+    assert main(["outbox", "list", "--project", str(tmp_path)]) == 0
+    assert "0 row(s)" in capsys.readouterr().out
+    assert main(["outbox", "retry", "--project", str(tmp_path)]) == 0
+    assert "requeued 0 row(s)" in capsys.readouterr().out
