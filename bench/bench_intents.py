@@ -219,9 +219,9 @@ def render(results: dict[str, BotResult], command: str, seconds: float, load: st
     for bot, res in results.items():
         i = res.info
         lines.append(
-            f"| {bot} | {i['train_rows']} | {i['intents']} | {i['test_rows']} "  # type: ignore[index]
+            f"| {bot} | {i['train_rows']} | {i['intents']} | {i['test_rows']} "
             f"({i['oos_rows']}) | {i['train_seconds']:.1f} s |"
-        )  # type: ignore[index]
+        )
     lines += [
         "",
         "## Latency of one parse (ms) and throughput with 8 concurrent threads",

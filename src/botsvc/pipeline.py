@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botsvc import escalation
 from botsvc.domain import (
-    BotMessage, Button, DialogueState, FlowPosition, HandledBy, HandoffRequest, IntentScore,
+    FALLBACK_INTENT, BotMessage, Button, DialogueState, FlowPosition, HandledBy, HandoffRequest, IntentScore,
     KbAnswer, KbHit, NluResult, Vector,
 )
 from botsvc.flows.engine import FlowEngine, FlowResult, TurnContext
@@ -62,6 +62,7 @@ class Pipeline:
         if (ask := escalation.human_request(nlu, rules)) is not None:
             return self._handoff(ask, nlu, state, ctx, trace, flow=None)
 
+        nlu = self._apply_intent_floor(nlu, trace)
         started = time.perf_counter()
         if state.active is None and nlu.ambiguous and (choice := self._did_you_mean(nlu, state, ctx)):
             trace["decision"] = "ambiguous intents: offered a choice"
@@ -93,6 +94,14 @@ class Pipeline:
             return Outcome("kb", (BotMessage(answer.text),), nlu.intent, None, answer.sources,
                            None, state, trace)
         return self._fallback(nlu, state, ctx, trace)
+
+    def _apply_intent_floor(self, nlu: NluResult, trace: dict[str, Any]) -> NluResult:
+        """`low_confidence.intent_min_confidence`: a project-wide floor under the calibrated one."""
+        floor = self.spec.escalation.intent_min_confidence
+        if floor is None or nlu.intent.name == FALLBACK_INTENT or nlu.intent.confidence >= floor:
+            return nlu
+        trace["intent_floor"] = f"{nlu.intent.name} {nlu.intent.confidence:.2f} < {floor}"
+        return replace(nlu, intent=IntentScore(FALLBACK_INTENT, nlu.intent.confidence))
 
     def _after_flow(self, result: FlowResult, nlu: NluResult, state: DialogueState,
                     ctx: TurnContext, trace: dict[str, Any], earlier: list[str]) -> Outcome:

@@ -44,7 +44,7 @@ def test_the_trade_off_curve_moves_the_way_a_threshold_should(
     report = _evaluate(shop_parser, embedder, DATA / "shop_test.csv")
     thresholds = [p.threshold for p in report.curve]
     assert thresholds == sorted(thresholds) and report.threshold in thresholds
-    recalls = [p.oos_recall for p in report.curve]
+    recalls = [p.oos_recall or 0.0 for p in report.curve]
     assert recalls == sorted(recalls)  # a higher threshold never catches fewer OOS rows
     assert report.curve[0].oos_recall == 0.0  # threshold 0: nothing falls back
     at_model = next(p for p in report.curve if p.threshold == report.threshold)

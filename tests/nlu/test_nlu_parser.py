@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from botsvc.domain import FALLBACK_INTENT, IntentScore
+from botsvc.domain import FALLBACK_INTENT, IntentScore, NluResult
 from botsvc.embedding import Embedder
 from botsvc.errors import ConfigError
 from botsvc.nlu.classifier import IntentModel
@@ -15,7 +15,7 @@ from botsvc.nlu.parser import NluParser, parse_response
 from botsvc.nlu.sentiment import sentiment
 
 
-def _parse(parser: NluParser, embedder: Embedder, text: str):  # type: ignore[no-untyped-def]
+def _parse(parser: NluParser, embedder: Embedder, text: str) -> NluResult:
     return parser.parse(text, embedder.encode([text])[0])
 
 

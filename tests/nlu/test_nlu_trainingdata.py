@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from botsvc.domain import Entity
 from botsvc.errors import ProjectError
 from botsvc.nlu.trainingdata import TrainingData, load_training_data, load_training_data_from_str
 
 DATA = Path(__file__).parent / "data"
 
 
-def _examples(data: TrainingData, intent: str) -> dict[str, tuple]:  # type: ignore[type-arg]
+def _examples(data: TrainingData, intent: str) -> dict[str, tuple[Entity, ...]]:
     return {e.text: e.entities for e in data.examples if e.intent == intent}
 
 

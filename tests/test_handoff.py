@@ -1,0 +1,115 @@
+"""While with a human: the queue notice, business hours, the published schema, and the reference
+receiver in examples/ (signature check and deduplication)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from botsvc.api import create_app
+from botsvc.delivery import encode_body, sign
+from botsvc.embedding import Embedder
+from tests.conftest import REPO
+from tests.receiver import Receiver
+from tests.test_api import settings_for, say, wait_events
+
+pytestmark = pytest.mark.anyio
+
+
+@asynccontextmanager
+async def serve(project: Path, embedder: Embedder, receiver: Receiver, actions: str, tmp_path: Path,
+                **kw: object) -> AsyncIterator[httpx.AsyncClient]:
+    settings = settings_for(project, f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", receiver, actions, **kw)
+    app = create_app(settings, embedder=embedder)
+    async with LifespanManager(app) as m:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=m.app),
+                                     base_url="http://botsvc.test") as c:
+            yield c
+
+
+async def test_customer_is_told_they_are_still_queued_when_no_agent_answered(
+    example_project: Path, embedder: Embedder, receiver: Receiver, action_server: str, tmp_path: Path,
+) -> None:
+    async with serve(example_project, embedder, receiver, action_server, tmp_path,
+                     queue_notice_after_s=0.0) as c:
+        r = await say(c, "q1", "I want to talk to a person")
+        assert r["handled_by"] == "human"
+        waiting = await say(c, "q1", "hello? anyone?")
+        assert waiting["handled_by"] == "human"
+        assert waiting["messages"], "the customer should hear they are still in the queue"
+        await wait_events(receiver, 1, "message.created")
+
+
+async def test_outside_business_hours_the_customer_is_told_when_someone_answers(
+    example_project: Path, embedder: Embedder, receiver: Receiver, action_server: str, tmp_path: Path,
+) -> None:
+    tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%a")
+    async with serve(example_project, embedder, receiver, action_server, tmp_path,
+                     business_hours=f"{tomorrow} 09:00-17:00 UTC") as c:
+        r = await say(c, "bh1", "I want to talk to a person")
+        text = " ".join(m["text"] for m in r["messages"])
+        assert "offline" in text and "09:00" in text
+        [got] = await wait_events(receiver, 1, "handoff.created")  # still sent at once
+        assert got.json["business_hours"] == {"open_now": False}
+
+
+async def test_published_schema_describes_the_payload_actually_sent(
+    example_project: Path, embedder: Embedder, receiver: Receiver, action_server: str, tmp_path: Path,
+) -> None:
+    from pydantic import TypeAdapter
+
+    from botsvc.handoff import HandoffCreated
+
+    async with serve(example_project, embedder, receiver, action_server, tmp_path) as c:
+        schema = (await c.get("/v1/schemas/handoff.json")).json()
+        await say(c, "s1", "where is my order NW-482913")
+        await say(c, "s1", "this is useless, get me an agent")
+        [got] = await wait_events(receiver, 1, "handoff.created")
+    body = got.json
+    assert body["schema_version"] == schema["$id"].rsplit("/", 1)[-1]
+    TypeAdapter(HandoffCreated).validate_python(body)  # the payload fits the published models
+    assert set(schema["$defs"]["HandoffCreated"]["required"]) <= set(body)
+    assert body["handoff"]["reason"] == "customer_request"
+    assert "where is my order" in body["summary"]["customer_wants"]
+    assert body["summary"]["intent"] == "check_order_status"
+    assert body["summary"]["bot_tried"], "the agent sees what the bot already tried"
+
+
+def _reference_receiver(tmp_path: Path, secret: str):  # type: ignore[no-untyped-def]
+    import os
+
+    os.environ["BOTSVC_HANDOFF_SECRET"] = secret
+    os.environ["RECEIVER_DB"] = str(tmp_path / "receiver.db")
+    spec = importlib.util.spec_from_file_location("webhook_receiver", REPO / "examples" / "webhook_receiver.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_reference_receiver_verifies_signatures_and_deduplicates(tmp_path: Path) -> None:
+    import time
+
+    module = _reference_receiver(tmp_path, "shh")
+    body = encode_body({"event": "conversation.resolved", "handoff_id": "h1", "conversation_id": "c",
+                        "note": None, "resolved_at": "now", "schema_version": "1.0"})
+    ts = str(int(time.time()))
+    headers = {"x-botsvc-timestamp": ts, "x-botsvc-signature": sign("shh", ts, body),
+               "x-botsvc-delivery": "d-1", "content-type": "application/json"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=module.app), base_url="http://r") as c:
+        first = await c.post("/botsvc", content=body, headers=headers)
+        again = await c.post("/botsvc", content=body, headers=headers)
+        forged = await c.post("/botsvc", content=body + b" ", headers=headers)
+        stale_ts = str(int(time.time()) - 3600)
+        stale = await c.post("/botsvc", content=body, headers={**headers, "x-botsvc-timestamp": stale_ts,
+                                                               "x-botsvc-signature": sign("shh", stale_ts, body)})
+    assert first.json() == {"ok": True, "duplicate": False}
+    assert again.json() == {"ok": True, "duplicate": True}
+    assert forged.status_code == 401 and stale.status_code == 401
