@@ -148,14 +148,22 @@ def turn_trace(t: TurnRecord) -> TurnTrace:
     )
 
 
-def summarise(conv: Conversation, entries: list[TranscriptEntry], reason: str) -> Summary:
+SMALL_TALK = frozenset({"greet", "goodbye", "affirm", "deny", "thank_you", "bot_challenge",
+                        "nlu_fallback"})
+
+
+def summarise(conv: Conversation, entries: list[TranscriptEntry], reason: str, *,
+              human_intents: frozenset[str] = frozenset()) -> Summary:
     said = [e for e in entries if e.role == "customer"]
-    # the customer's request: the first message that carried an intent other than small talk
-    wants = next((e.text for e in said if e.trace and e.trace.intent
-                  and e.trace.intent.get("name") not in {"greet", "affirm", "deny", "thank_you"}),
-                 said[-1].text if said else "")
-    intents = [e.trace.intent["name"] for e in said if e.trace and e.trace.intent]
-    intent = next((i for i in reversed(intents) if i != "nlu_fallback"), None)
+    skip = SMALL_TALK | human_intents
+
+    def intent_of(e: TranscriptEntry) -> str | None:
+        return e.trace.intent.get("name") if e.trace and e.trace.intent else None
+
+    # the customer's request: their first message with a substantive intent, else their last
+    asked = next((e for e in said if intent_of(e) not in skip and intent_of(e) is not None), None)
+    wants = asked.text if asked else (said[-1].text if said else "")
+    intent = intent_of(asked) if asked else None
     tried = [f"{e.trace.handled_by}: {e.trace.decision}" for e in said
              if e.trace and e.trace.decision]
     trend = [round(x, 2) for x in conv.state.sentiments[-10:]]

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import bm25s  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
 
@@ -54,8 +55,6 @@ class LexicalIndex:
     """BM25 over a fixed list of documents; `scores` is safe to call from many threads."""
 
     def __init__(self, bm25: object, num_docs: int) -> None:
-        import bm25s  # type: ignore[import-untyped]
-
         assert isinstance(bm25, bm25s.BM25)
         self._bm25 = bm25
         self.num_docs = num_docs
@@ -67,8 +66,6 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
-        import bm25s  # type: ignore[import-untyped]
-
         bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
         bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
         return cls(bm25, len(texts))
@@ -80,8 +77,6 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s  # type: ignore[import-untyped]
-
         meta = json.loads((folder / "botsvc.json").read_text())
         bm25 = bm25s.BM25.load(str(folder), load_corpus=False, show_progress=False, mmap=False)
         return cls(bm25, int(meta["num_docs"]))
@@ -97,4 +92,5 @@ class LexicalIndex:
         unknown = self._oov_idf * (len(tokens) - len(ids))
         full = (known + unknown) / (1.0 + K1)
         scaled = np.asarray(raw, dtype=np.float32) / np.float32(full)
-        return np.minimum(scaled, np.float32(1.0)).astype(np.float32)
+        clipped: npt.NDArray[np.float32] = np.minimum(scaled, np.float32(1.0))
+        return clipped

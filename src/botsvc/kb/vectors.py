@@ -45,9 +45,9 @@ class VectorIndex:
         self._index = index
         self.kind: IndexKind = kind
         self.dimensions = int(index.d)
-        self._params = (
-            faiss.SearchParametersHNSW(efSearch=ef_search)  # type: ignore[attr-defined] if kind == "hnsw-fp16" else None
-        )
+        self._params: object | None = None
+        if kind == "hnsw-fp16":
+            self._params = faiss.SearchParametersHNSW(efSearch=ef_search)  # type: ignore[attr-defined]
 
     def with_ef_search(self, ef_search: int) -> VectorIndex:
         """The same index searched with another HNSW efSearch (benchmarks, tuning)."""

@@ -10,8 +10,9 @@ hundred examples, so it is retrained when the extractor is built.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sklearn_crfsuite
 
@@ -33,6 +34,8 @@ def tokenize(text: str) -> list[Token]:
 class CrfExtractor:
     crf: sklearn_crfsuite.CRF
     patterns: PatternTagger
+    # crfsuite's tagger keeps the sequence between `set` and `marginal` calls: one at a time.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def train(
@@ -57,9 +60,9 @@ class CrfExtractor:
         tokens = tokenize(text)
         if not tokens:
             return []
-        marginals = self.crf.predict_marginals_single(
-            _features(tokens, self.patterns(text, tokens))
-        )
+        features = _features(tokens, self.patterns(text, tokens))
+        with self.lock:
+            marginals = self.crf.predict_marginals_single(features)
         tags = [max(m, key=m.__getitem__) for m in marginals]
         found: list[Entity] = []
         start: int | None = None
