@@ -48,6 +48,36 @@ OOS = "NO_NODES_DETECTED"
 BOTS = ("sofmattress", "curekart", "powerplay11")
 RASA_DEFAULT_THRESHOLD = 0.3
 REPO = Path(__file__).resolve().parent.parent
+NOTES = """
+## Notes
+
+- **Not measured here: Banking77 and CLINC150.** The issue's goals (banking set: >= 0.87 at 10
+  examples per intent, >= 0.935 with full data; CLINC150: in-scope >= 0.93 with OOS recall >= 0.85)
+  need those data sets, which are not on this machine and cannot be downloaded from it. The
+  figures above are HINT3 only; the goals remain to be checked where the data is available.
+- **Published context (HINT3 paper, v1 labels, threshold tuned on the test set, so optimistic):**
+  BERT accuracy 0.690 / 0.651 / 0.665 (SOFMattress / Curekart / Powerplay11); best commercial
+  platform 0.713 / 0.748 / 0.742. Our rows use v2 labels and a threshold fixed before seeing
+  the test set.
+- **The model.** Two softmax-regression heads, one on the frozen MiniLM sentence embedding and
+  one on character 2-5-gram TF-IDF, averaged; the encoder is not fine-tuned, so the vectors the
+  KB searches with stay the same. Without any threshold the in-scope accuracy of this ensemble
+  was 0.798 / 0.889 / 0.680 against 0.783 / 0.847 / 0.654 for LR on the embedding alone.
+- **The out-of-scope decision.** At training time intents are hidden in turn (5 rounds, a fifth
+  of the intents each, plus a fifth of the other examples held out); a temperature is fitted on
+  the held-out in-scope rows and a 3-feature logistic "is the top intent right and in scope"
+  model (log top probability, margin, cosine to the nearest example of that intent) on the
+  held-out and hidden rows, weighted equally. Its output is the confidence; the threshold is 0.5
+  for every bot. The "best threshold on test" rows show how much a test-tuned threshold would add.
+- **What else was tried on HINT3 (development runs, same protocol):** confidence = the
+  temperature-scaled top probability with its threshold from the same simulation gave accuracy
+  0.589 / 0.703 / 0.732, or with the 10th percentile of correct held-out confidences
+  0.670 / 0.673 / 0.677, against 0.683 / 0.798 / 0.763 for the correctness model; a third,
+  word-TF-IDF head helped two bots and hurt Powerplay11; C in {3, 10, 30} and n-gram ranges
+  (1-4, 2-4, 2-5, 3-5) moved accuracy by at most 0.012. A SetFit-style fine-tune was not tried:
+  it would change the embeddings the KB index is built with, and the head already trains in
+  seconds.
+"""
 
 
 def read(path: Path) -> tuple[list[str], list[str]]:
@@ -243,7 +273,7 @@ def render(results: dict[str, BotResult], command: str, seconds: float, load: st
             f"{lat['nlu_only_p99']:.2f} | {lat['encode_per_s_8']:.0f} | "
             f"{lat['parse_per_s_8']:.0f} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTES
 
 
 def main(argv: list[str] | None = None) -> int:

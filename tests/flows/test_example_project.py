@@ -17,12 +17,6 @@ from tests.flows.actionserver import ActionServer, start_action_server
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(
-    not (REPO / "flows").is_dir() or not (REPO / "actions").is_dir(),
-    reason="the example bot (flows/, actions/) is not in this checkout",
-)
-
-
 @pytest.fixture(scope="module")
 def spec() -> FlowSpec:
     intents = load_training_data(REPO / "intents").intents

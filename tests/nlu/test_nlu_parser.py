@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -105,3 +106,26 @@ def test_sentiment_reads_upset_and_happy_customers() -> None:
     assert sentiment("thanks, that was great!") > 0.5
     assert sentiment("where is my order") == 0.0
     assert sentiment("") == 0.0
+
+
+def test_concurrent_parses_give_the_same_answers(
+    shop_parser: NluParser, embedder: Embedder
+) -> None:
+    texts = [
+        "where is order NW-123456",
+        "ship it to Berlin instead",
+        "refund $20 for the kettle",
+        "my email is x@y.io, I forgot my password",
+        "send the parcel to Hamburg not Munich",
+    ] * 8
+    vectors = embedder.encode(texts)
+    sequential = [shop_parser.parse(t, v) for t, v in zip(texts, vectors, strict=True)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(shop_parser.parse, texts, vectors))
+    assert concurrent == sequential
+
+
+def test_a_payload_with_broken_json_keeps_its_intent(shop_parser: NluParser) -> None:
+    unused = shop_parser.model.train_vectors[0].astype("float32") * 0
+    result = shop_parser.parse('/inform{"order_id": NW-1}', unused)
+    assert result.intent == IntentScore("inform", 1.0) and result.entities == ()

@@ -183,3 +183,10 @@ def test_unquoted_version_and_unknown_keys_only_warn() -> None:
     )
     assert [w.line for w in data.warnings] == [1, 4]
     assert data.intents == ["greet"]
+
+
+def test_examples_may_be_a_plain_yaml_list() -> None:
+    data = load_training_data_from_str(
+        'version: "3.1"\nnlu:\n- intent: greet\n  examples:\n  - hi\n  - text: hello\n'
+    )
+    assert [(e.text, e.line) for e in data.examples] == [("hi", 5), ("hello", 6)]

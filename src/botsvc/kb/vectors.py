@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -39,13 +40,11 @@ class VectorIndex:
     """A FAISS index plus the search parameters it needs; read-only once built or loaded."""
 
     def __init__(self, index: object, kind: IndexKind, *, ef_search: int = HNSW_EF_SEARCH) -> None:
-        import faiss
-
         assert isinstance(index, faiss.Index)
         self._index = index
         self.kind: IndexKind = kind
         self.dimensions = int(index.d)
-        self._params: object | None = None
+        self._params: faiss.SearchParameters | None = None
         if kind == "hnsw-fp16":
             self._params = faiss.SearchParametersHNSW(efSearch=ef_search)  # type: ignore[attr-defined]
 
@@ -61,8 +60,6 @@ class VectorIndex:
     def build(
         cls, vectors: Matrix, *, exact_limit: int = EXACT_LIMIT, ef_search: int = HNSW_EF_SEARCH
     ) -> VectorIndex:
-        import faiss
-
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         count, dims = vectors.shape
         kind = kind_for(count, exact_limit=exact_limit)
@@ -78,14 +75,10 @@ class VectorIndex:
         return cls(index, kind, ef_search=ef_search)
 
     def save(self, path: Path) -> None:
-        import faiss
-
         faiss.write_index(self._index, str(path))
 
     @classmethod
     def load(cls, path: Path, kind: IndexKind) -> VectorIndex:
-        import faiss
-
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:  # faiss reports unreadable files as RuntimeError

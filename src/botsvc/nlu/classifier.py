@@ -188,10 +188,14 @@ def load_intent_model(directory: Path) -> IntentModel:
         if meta.get("format") != FORMAT:
             raise ValueError(f"artefact format {meta.get('format')!r}, expected {FORMAT}")
         arr = {n: np.load(directory / f"{n}.npy", allow_pickle=False) for n in _ARRAYS}
-    except (OSError, ValueError, KeyError) as exc:
+        return _model_from(meta, arr)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise ModelNotTrainedError(
             f"no usable intent model in {directory} ({exc}); run `botsvc train`"
         ) from exc
+
+
+def _model_from(meta: dict[str, Any], arr: dict[str, np.ndarray]) -> IntentModel:
     vocabulary = {gram: i for i, gram in enumerate(meta["vocabulary"])}
     return IntentModel(
         intents=list(meta["intents"]),

@@ -288,12 +288,12 @@ class _Reader:
     ) -> Iterator[tuple[str, int]]:
         for index, entry in enumerate(examples):
             line = examples.lc.item(index)[0] + 1
-            text = entry.get("text") if isinstance(entry, CommentedMap) else None
+            text = entry.get("text") if isinstance(entry, CommentedMap) else entry
             if not isinstance(text, str) or not text.strip():
                 self.error(
                     file,
                     line,
-                    f"each example of {kind} `{name}` in list form must be a "
+                    f"each example of {kind} `{name}` in list form must be text or a "
                     "mapping with `text:` (and optional `metadata:`)",
                 )
                 continue
