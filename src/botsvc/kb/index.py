@@ -65,6 +65,9 @@ class BuildReport:
     seconds: float
     encode_seconds: float
 
+    def __str__(self) -> str:
+        return self.summary()
+
     def summary(self) -> str:
         if self.up_to_date:
             return f"{self.index_dir}: up to date ({self.chunks} chunks, {self.vectors} vectors)"

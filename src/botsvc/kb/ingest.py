@@ -8,6 +8,8 @@ Formats (DESIGN.md, `kb/`):
 - `.csv`/`.jsonl`: FAQ rows with `question`, `answer` and optional `id`, `title`, `url`, `tags`,
   `alt_questions` (other phrasings; `|`-separated in CSV). A row's `id` is its hit id.
 - A sidecar `<stem>.meta.yml|yaml|json` beside a file sets `url`, `title`, `tags` for it.
+- Skipped: files and folders whose name starts with `.` or `_` (drafts), README, LICENSE and
+  CHANGELOG files, and other formats (with a warning in the log).
 
 Sections longer than `MAX_CHUNK_CHARS` are cut into runs of whole sentences that overlap by a
 sentence or two. Identical chunks are kept once. Every problem found is reported at once, with
@@ -153,9 +155,11 @@ def _source_files(kb_dir: Path, warnings: list[Problem]) -> list[Path]:
         name = path.name.lower()
         if name.endswith(SIDECAR_SUFFIXES):
             continue
+        if path.stem.lower() in ("readme", "license", "changelog"):
+            continue  # notes for the people who edit kb/, not for customers
         if path.suffix.lower() in PASSAGE_SUFFIXES | FAQ_SUFFIXES:
             files.append(path)
-        elif name not in ("readme", "license"):
+        else:
             warnings.append(
                 Problem(rel.as_posix(), None, "not a knowledge-base format; skipped", "warning")
             )

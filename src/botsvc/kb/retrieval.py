@@ -14,7 +14,8 @@ A `KnowledgeBase` never changes after `load`: a reload loads a new one and swaps
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,7 +33,7 @@ from botsvc.kb.vectors import VectorIndex
 
 Mode = Literal["hybrid", "dense", "lexical"]
 Fusion = Literal["weighted", "rrf"]
-DENSE_WEIGHT = 0.6
+DENSE_WEIGHT = 0.7
 RRF_K = 60
 ANSWER_CHARS = 500  # a passage answer is trimmed to about this, at sentence boundaries
 MIN_CANDIDATES = 50
@@ -45,7 +46,7 @@ class KnowledgeBase:
 
     chunks: tuple[Chunk, ...]
     threshold: float
-    manifest: dict[str, object]
+    manifest: Mapping[str, object]
     dense: VectorIndex
     lexical: LexicalIndex
     row_chunk: npt.NDArray[np.int32]  # vector row -> chunk index
@@ -74,7 +75,7 @@ class KnowledgeBase:
         return cls(
             chunks=files.chunks,
             threshold=chosen,
-            manifest=files.manifest,
+            manifest=MappingProxyType(files.manifest),
             dense=files.dense,
             lexical=files.lexical,
             row_chunk=files.row_chunk,

@@ -17,7 +17,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,13 +243,6 @@ def load_current(data: TrainingData, embedder_model_id: str, models_dir: Path) -
             "the intents or the embedding model changed since the last training: run `botsvc train`"
         )
     return load_intent_model(directory)
-
-
-def rank_many(
-    model: IntentModel, vectors: FloatArray, texts: Sequence[str]
-) -> list[list[IntentScore]]:
-    """Ranks several messages (evaluation and benchmarks)."""
-    return [model.rank(v, text=t) for v, t in zip(vectors, texts, strict=True)]
 
 
 def _cal_json(cal: Calibration) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 FloatArray = npt.NDArray[np.float64]
 NGRAM_RANGE = (2, 5)
 C_REGULARISATION = 10.0
+MAX_NGRAMS: int | None = 5000  # bounds the char head at (intents x 5000) weights
 
 
 @dataclass
@@ -40,6 +41,9 @@ class CharNgrams:
         for text in texts:
             df.update(set(analyse(text)))
         grams = sorted(df)
+        if MAX_NGRAMS is not None and len(grams) > MAX_NGRAMS:
+            # the most frequent n-grams (ties in name order); rare ones cost weights, add little
+            grams = sorted(sorted(grams, key=lambda g: (-df[g], g))[:MAX_NGRAMS])
         vocabulary = {g: i for i, g in enumerate(grams)}
         counts = np.array([df[g] for g in grams], dtype=np.float64)
         idf = np.log((1.0 + len(texts)) / (1.0 + counts)) + 1.0
