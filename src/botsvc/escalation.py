@@ -10,27 +10,26 @@ from collections.abc import Mapping
 from difflib import SequenceMatcher
 from typing import Any
 
-from botsvc.domain import PRIORITIES, Customer, HandoffRequest, NluResult, Priority
+from botsvc.domain import FALLBACK_INTENT, PRIORITIES, Customer, HandoffRequest, NluResult, Priority
 from botsvc.flows.spec import EscalationRules
 
 _WORD = re.compile(r"[a-z']+")
 
 
 def human_request(nlu: NluResult, rules: EscalationRules) -> HandoffRequest | None:
-    """An explicit ask for a person: a human-request intent, or a keyword the classifier missed."""
-    ranked = {s.name: s.confidence for s in nlu.ranking}
-    for name in rules.human_request_intents:
-        if nlu.intent.name == name:
-            return HandoffRequest("customer_request", "normal", f"intent {name}")
-        # out-of-scope by threshold but still the best candidate, with a keyword: also a request
+    """An explicit ask for a person: a human-request intent, or, when the classifier found no
+    intent at all, a keyword ("operator", "real person") it may have missed."""
+    if nlu.intent.name in rules.human_request_intents:
+        return HandoffRequest("customer_request", "normal", f"intent {nlu.intent.name}")
+    if nlu.intent.name != FALLBACK_INTENT:
+        # "the delivery agent left my parcel outside" is a question, not a request for an agent
+        return None
     words = set(_WORD.findall(nlu.text.lower()))
     text = " " + " ".join(_WORD.findall(nlu.text.lower())) + " "
     for keyword in rules.human_request_keywords:
         kw = keyword.lower().strip()
         if (" " in kw and f" {kw} " in text) or kw in words:
-            best = max((ranked.get(n, 0.0) for n in rules.human_request_intents), default=0.0)
-            return HandoffRequest("customer_request", "normal",
-                                  f"keyword {kw!r} (intent confidence {best:.2f})")
+            return HandoffRequest("customer_request", "normal", f"keyword {kw!r}")
     return None
 
 

@@ -58,11 +58,11 @@ class Pipeline:
         state.recent_texts = (state.recent_texts + [nlu.text])[-RECENT_TEXTS:]
         state.sentiments = (state.sentiments + [round(nlu.sentiment, 3)])[-20:]
 
+        nlu = self._apply_intent_floor(nlu, trace)
         # a human request always wins, whatever flow is running
         if (ask := escalation.human_request(nlu, rules)) is not None:
             return self._handoff(ask, nlu, state, ctx, trace, flow=None)
 
-        nlu = self._apply_intent_floor(nlu, trace)
         started = time.perf_counter()
         if state.active is None and nlu.ambiguous and (choice := self._did_you_mean(nlu, state, ctx)):
             trace["decision"] = "ambiguous intents: offered a choice"

@@ -156,9 +156,12 @@ def test_duplicate_row_ids_and_bad_front_matter_are_problems(tmp_path: Path) -> 
     assert ("d.txt", 1) in where
 
 
-def test_an_empty_or_missing_folder_is_refused(tmp_path: Path) -> None:
+def test_a_folder_without_articles_or_a_missing_one_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         load_chunks(tmp_path / "nope")
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    (tmp_path / "README.md").write_text("# How to edit this folder\n\nKeep articles short.\n")
+    (tmp_path / "_drafts").mkdir()
+    (tmp_path / "_drafts" / "new.md").write_text("# Not yet\n\nUnpublished.\n")
     with pytest.raises(ProjectError, match="no knowledge-base content"):
         load_chunks(tmp_path)

@@ -117,6 +117,8 @@ def test_a_loaded_knowledge_base_cannot_be_changed(shop_kb: KnowledgeBase) -> No
         shop_kb.threshold = 0.0  # type: ignore[misc]
     with pytest.raises(ValueError):
         shop_kb.row_chunk[0] = 3
+    with pytest.raises(TypeError):
+        shop_kb.manifest["answer"] = {}  # type: ignore[index]
 
 
 def test_a_large_index_uses_hnsw_and_finds_the_same_answers(

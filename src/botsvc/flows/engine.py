@@ -170,15 +170,10 @@ class FlowEngine:
         if is_cancel(nlu):
             await run.cancel()
             return _result(run, "handled")
-        fill = from_entity(slot, nlu) or from_answer(slot, nlu, strict=True)
-        if fill is not None:
-            return await self._fill(run, frame, step, fill)
+        # a confident trigger of another flow wins over reading this message as the answer:
+        # "where is order NW-447120?" while the refund waits for a number checks that order
         other = self.triggered_flow(run)
-        if other is not None:
-            if any(f.flow_id == other.id for f in run.state.stack):
-                run.note("flow_already_active", flow=other.id)
-                run.ask(step, frame)
-                return _result(run, "handled")
+        if other is not None and all(f.flow_id != other.id for f in run.state.stack):
             await run.start(
                 other,
                 event="flow_pushed",
@@ -186,6 +181,13 @@ class FlowEngine:
                 intent=nlu.intent.name,
                 confidence=nlu.intent.confidence,
             )
+            return _result(run, "handled")
+        fill = from_entity(slot, nlu) or from_answer(slot, nlu, strict=True)
+        if fill is not None:
+            return await self._fill(run, frame, step, fill)
+        if other is not None:
+            run.note("flow_already_active", flow=other.id)
+            run.ask(step, frame)
             return _result(run, "handled")
         if nlu.intent.name == FAQ_INTENT or is_question(nlu.text):
             run.note("digression", flow=frame.flow_id, slot=step.slot, intent=nlu.intent.name)

@@ -73,6 +73,7 @@ class FlowRun:
         self.trace: list[dict[str, Any]] = []
         self.handoff: HandoffRequest | None = None
         self._steps = 0
+        self._used_entities: set[str] = set()  # an entity fills one slot once per message
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -219,7 +220,8 @@ class FlowRun:
             if self.slots().get(step.slot) is not None:
                 self.note("slot_already_filled", slot=step.slot, step=step.id)
                 return self.follow(step)
-            fill = from_entity(self.spec.slots[step.slot], self.nlu)
+            slot = self.spec.slots[step.slot]
+            fill = None if slot.entity in self._used_entities else from_entity(slot, self.nlu)
             if fill is not None:
                 return self.accept(step, frame, fill)
         self.ask(step, frame)
@@ -233,6 +235,8 @@ class FlowRun:
     def accept(self, step: CollectStep, frame: FlowFrame, fill: Fill) -> str | None:
         """Fill the slot; run the rejections; return the next step, or None if asked again."""
         self.state.slots[step.slot] = fill.value
+        if fill.source == "entity":
+            self._used_entities.add(self.spec.slots[step.slot].entity)
         self.note("slot_filled", slot=step.slot, value=fill.value, source=fill.source)
         slots = self.slots()
         for rejection in step.rejections:
