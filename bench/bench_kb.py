@@ -305,7 +305,7 @@ def _docstring_corpus(folder: Path, want_chunks: int) -> int:
                     sections.append(f"## {node.name}\n\n{doc}\n")
         if len(sections) < 2:
             continue
-        name = py.relative_to(py.parents[len(py.parts) - 1]).as_posix().replace("/", "-")
+        name = "-".join(py.with_suffix("").parts[-2:])
         (folder / f"{written:05d}-{name[-60:]}.md").write_text(
             f"# {py.stem}\n\n" + "\n".join(sections)
         )

@@ -31,7 +31,7 @@ from botsvc.handoff import iso, webhook_schema
 from botsvc.hours import BusinessHours
 from botsvc.nlu.parser import parse_response
 from botsvc.project import load_project, prepare_project
-from botsvc.service import ChatService, IncomingMessage, TurnResult
+from botsvc.service import ChatService, IncomingMessage, TurnResult, turn_response
 from botsvc.store import Handoff, MessageRecord, OutboxRow, Store, open_store
 
 log = logging.getLogger("botsvc.api")
@@ -123,7 +123,8 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         enc = embedder or Embedder(settings.model, threads=settings.encoder_threads)
-        await anyio.to_thread.run_sync(enc.load) if embedder is None else None
+        if embedder is None:
+            await anyio.to_thread.run_sync(enc.load)
         store = open_store(settings.database_url)
         await store.open()
         http = httpx.AsyncClient(follow_redirects=False)
@@ -211,18 +212,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def _turn_out(r: TurnResult) -> s.TurnOut:
-    return s.TurnOut(
-        conversation_id=r.conversation_id, turn_id=r.turn_id,
-        messages=[s.BotMessageOut(text=m.text, buttons=[s.ButtonOut(title=b.title, payload=b.payload)
-                                                        for b in m.buttons] or None)
-                  for m in r.messages],
-        handled_by=r.handled_by,
-        intent=s.IntentOut(name=r.intent.name, confidence=round(r.intent.confidence, 4)) if r.intent else None,
-        flow=s.FlowOut(id=r.flow.flow_id, step=r.flow.step_id) if r.flow else None,
-        sources=[s.SourceOut(title=h.title, url=h.url, score=round(h.score, 4)) for h in r.sources],
-        handoff=s.HandoffOut(id=r.handoff.id, status=r.handoff.status, reason=r.handoff.reason,
-                             priority=r.handoff.priority) if r.handoff else None,
-    )
+    return s.TurnOut.model_validate(turn_response(r))
 
 
 def _message_out(m: MessageRecord) -> s.TranscriptMessageOut:
@@ -246,7 +236,7 @@ async def _post(st: State, conversation_id: str, body: s.MessageIn) -> TurnResul
         text=body.text, customer=customer, channel=body.channel, metadata=body.metadata))
     st.metrics.latency.observe(time.perf_counter() - started)
     st.metrics.turns.labels(result.handled_by).inc()
-    if result.handoff is not None and result.handled_by == "human" and result.intent is not None:
+    if result.handoff is not None and result.handed_off_now:
         st.metrics.handoffs.labels(result.handoff.reason).inc()
     return result
 

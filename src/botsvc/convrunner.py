@@ -19,26 +19,8 @@ from botsvc.flows.convtests import (
     ConversationReport, check_tests_against_spec, load_conversation_tests, run_conversation_tests,
 )
 from botsvc.project import load_project
-from botsvc.service import ChatService, IncomingMessage, TurnResult
+from botsvc.service import ChatService, IncomingMessage, turn_response
 from botsvc.store import open_store
-
-
-def turn_response(r: TurnResult) -> dict[str, Any]:
-    """The API's turn response (DESIGN.md) as plain data."""
-    return {
-        "conversation_id": r.conversation_id, "turn_id": r.turn_id,
-        "messages": [{"text": m.text, **({"buttons": [{"title": b.title, "payload": b.payload}
-                                                       for b in m.buttons]} if m.buttons else {})}
-                     for m in r.messages],
-        "handled_by": r.handled_by,
-        "intent": None if r.intent is None else {"name": r.intent.name,
-                                                 "confidence": round(r.intent.confidence, 4)},
-        "flow": None if r.flow is None else {"id": r.flow.flow_id, "step": r.flow.step_id},
-        "sources": [{"title": h.title, "url": h.url, "score": round(h.score, 4)} for h in r.sources],
-        "handoff": None if r.handoff is None else {"id": r.handoff.id, "status": r.handoff.status,
-                                                   "reason": r.handoff.reason,
-                                                   "priority": r.handoff.priority},
-    }
 
 
 async def run_project_tests(

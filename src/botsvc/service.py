@@ -55,6 +55,7 @@ class TurnResult:
     flow: FlowPosition | None
     sources: tuple[KbHit, ...]
     handoff: HandoffRef | None
+    handed_off_now: bool = False  # this turn created the handoff
 
 
 class ChatService:
@@ -130,7 +131,7 @@ class ChatService:
             self.on_outbox()
         ref = HandoffRef(handoff.id, handoff.status, handoff.reason, handoff.priority) if handoff else None
         return TurnResult(conv.id, turn_id, replies, outcome.handled_by, outcome.intent,
-                          outcome.flow, outcome.sources, ref)
+                          outcome.flow, outcome.sources, ref, handed_off_now=ref is not None)
 
     async def _forward(self, conv: Conversation, msg: IncomingMessage, owner: str) -> TurnResult:
         """With a human: store the message, forward it, stay silent (but say if still queued)."""
@@ -311,4 +312,22 @@ def _nlu_trace(nlu: NluResult) -> dict[str, Any]:
                       "extractor": e.extractor} for e in nlu.entities],
         "sentiment": round(nlu.sentiment, 3),
         "ambiguous": nlu.ambiguous,
+    }
+
+
+def turn_response(r: TurnResult) -> dict[str, Any]:
+    """The API's turn response (DESIGN.md) as plain data."""
+    return {
+        "conversation_id": r.conversation_id, "turn_id": r.turn_id,
+        "messages": [{"text": m.text, **({"buttons": [{"title": b.title, "payload": b.payload}
+                                                       for b in m.buttons]} if m.buttons else {})}
+                     for m in r.messages],
+        "handled_by": r.handled_by,
+        "intent": None if r.intent is None else {"name": r.intent.name,
+                                                 "confidence": round(r.intent.confidence, 4)},
+        "flow": None if r.flow is None else {"id": r.flow.flow_id, "step": r.flow.step_id},
+        "sources": [{"title": h.title, "url": h.url, "score": round(h.score, 4)} for h in r.sources],
+        "handoff": None if r.handoff is None else {"id": r.handoff.id, "status": r.handoff.status,
+                                                   "reason": r.handoff.reason,
+                                                   "priority": r.handoff.priority},
     }

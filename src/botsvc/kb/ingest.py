@@ -18,9 +18,7 @@ its file and line, in a `ProjectError`.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import re
@@ -29,6 +27,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from botsvc.errors import ConfigError, Problem, ProjectError
+from botsvc.kb.faq import FaqRow, read_faq_rows
+from botsvc.kb.faq import text_or_none as _text
 from botsvc.kb.markup import (
     Document,
     humanise_stem,
@@ -222,10 +222,9 @@ def _read_file(
     path: Path, rel: str, text: str, meta: dict[str, Any], problems: list[Problem]
 ) -> list[Chunk]:
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _faq_chunks(_csv_rows(text, rel, problems), rel, meta, problems)
-    if suffix == ".jsonl":
-        return _faq_chunks(_jsonl_rows(text, rel, problems), rel, meta, problems)
+    if suffix in FAQ_SUFFIXES:
+        rows = read_faq_rows(text, rel, csv_format=suffix == ".csv", problems=problems)
+        return _faq_chunks(rows, rel, meta)
     if suffix in (".md", ".markdown"):
         fm_text, body, body_line = split_front_matter(text)
         front: dict[str, Any] = {}
@@ -280,99 +279,28 @@ def _passage_chunks(doc: Document, path: Path, rel: str, meta: dict[str, Any]) -
 
 # --- FAQ files -----------------------------------------------------------------------------------
 
-_Row = tuple[int, dict[str, Any]]  # (line, fields)
 
-
-def _csv_rows(text: str, rel: str, problems: list[Problem]) -> list[_Row]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in ("question", "answer") if c not in header]
-    if missing:
-        problems.append(
-            Problem(
-                rel,
-                1,
-                f"the header row has no {' or '.join(missing)} column "
-                f"(found: {', '.join(header) or 'nothing'})",
-            )
-        )
-        return []
-    reader.fieldnames = header
-    rows: list[_Row] = []
-    line = 2
-    try:
-        for row in reader:
-            fields: dict[str, Any] = {k: v for k, v in row.items() if k is not None}
-            if None in row:
-                problems.append(Problem(rel, line, "the row has more cells than the header"))
-            if "alt_questions" in fields and isinstance(fields["alt_questions"], str):
-                fields["alt_questions"] = fields["alt_questions"].split("|")
-            rows.append((line, fields))
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        problems.append(Problem(rel, reader.line_num, f"invalid CSV: {exc}"))
-    return rows
-
-
-def _jsonl_rows(text: str, rel: str, problems: list[Problem]) -> list[_Row]:
-    rows: list[_Row] = []
-    for n, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(rel, n, f"invalid JSON: {exc.msg} (column {exc.colno})"))
-            continue
-        if not isinstance(obj, dict):
-            problems.append(Problem(rel, n, "each line must be a JSON object"))
-            continue
-        rows.append((n, obj))
-    return rows
-
-
-def _faq_chunks(
-    rows: list[_Row], rel: str, meta: dict[str, Any], problems: list[Problem]
-) -> list[Chunk]:
+def _faq_chunks(rows: list[FaqRow], rel: str, meta: dict[str, Any]) -> list[Chunk]:
     chunks: list[Chunk] = []
-    for line, row in rows:
-        question = _text(row.get("question"))
-        answer = _text(row.get("answer"))
-        if not question or not answer:
-            missing = "question" if not question else "answer"
-            hint = " (found `text`: rename it to `answer`)" if "text" in row and not answer else ""
-            problems.append(Problem(rel, line, f"the row has no {missing}{hint}"))
-            continue
-        row_id = _text(row.get("id"))
-        alts = row.get("alt_questions") or ()
-        if isinstance(alts, str):
-            alts = [alts]
-        if not isinstance(alts, list | tuple):
-            problems.append(Problem(rel, line, "alt_questions must be a list of strings"))
-            continue
-        chunk_id = row_id or f"{rel}#{_slug(question)}"
+    for row in rows:
+        chunk_id = row.id or f"{rel}#{_slug(row.question)}"
         chunks.append(
             Chunk(
                 id=chunk_id,
                 doc_id=chunk_id,
-                title=_text(row.get("title")) or _text(meta.get("title")) or question,
+                title=row.title or _text(meta.get("title")) or row.question,
                 section="",
-                text=_normalise_answer(answer),
-                url=_text(row.get("url")) or _text(meta.get("url")),
-                tags=parse_tags(row.get("tags")) or parse_tags(meta.get("tags")),
+                text=row.answer,
+                url=row.url or _text(meta.get("url")),
+                tags=row.tags or parse_tags(meta.get("tags")),
                 source=rel,
                 kind="faq",
-                question=question,
-                alt_questions=tuple(a for a in (_text(x) for x in alts) if a and a != question),
-                line=line,
+                question=row.question,
+                alt_questions=row.alt_questions,
+                line=row.line,
             )
         )
     return chunks
-
-
-def _normalise_answer(answer: str) -> str:
-    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in answer.split("\n")]
-    return "\n".join(ln for ln in lines if ln)
 
 
 # --- the whole set -------------------------------------------------------------------------------
@@ -417,10 +345,3 @@ def _fold(text: str) -> str:
 def _slug(text: str) -> str:
     slug = re.sub(r"[^\w]+", "-", text.casefold()).strip("-")
     return slug[:60].rstrip("-") or "section"
-
-
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
