@@ -30,7 +30,7 @@ from botsvc.nlu.calibration import THRESHOLD, Calibration, calibrate, max_cosine
 from botsvc.nlu.features import CharNgrams, FloatArray, LinearLeg, combine, fit_leg, softmax
 from botsvc.nlu.trainingdata import TrainingData
 
-CLASSIFIER_VERSION = "emb-char-lr/1"
+CLASSIFIER_VERSION = "emb-char-lr/2"
 FORMAT = 1
 _ARRAYS = ("emb_coef", "emb_bias", "char_coef", "char_bias", "idf", "train_vectors", "train_labels")
 
