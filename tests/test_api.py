@@ -82,6 +82,8 @@ async def test_knowledge_question_is_answered_with_sources(client: httpx.AsyncCl
 async def test_asking_for_a_person_hands_off_at_once_with_full_context(
     client: httpx.AsyncClient, receiver: Receiver,
 ) -> None:
+    await say(client, "sms-u2", "is my parcel NW-482913 shipped?", channel="sms",
+              customer={"id": "u2", "name": "Jonas"})
     await say(client, "c-human", "hi there", customer={"id": "u2", "name": "Jonas",
                                                         "metadata": {"plan": "enterprise"}})
     r = await say(client, "c-human", "I want to talk to a person")
@@ -99,6 +101,8 @@ async def test_asking_for_a_person_hands_off_at_once_with_full_context(
     assert body["transcript"][0]["trace"]["intent"]["name"] == "greet"
     assert body["reply_url"] == f"http://botsvc.test/v1/handoffs/{r['handoff']['id']}/messages"
     assert "talk to a person" in body["summary"]["customer_wants"]
+    [other] = body["other_conversations"]  # the same customer's SMS conversation
+    assert (other["id"], other["channel"]) == ("sms-u2", "sms")
 
 
 async def test_two_messages_nothing_understands_hand_off(client: httpx.AsyncClient,
