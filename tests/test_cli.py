@@ -66,3 +66,35 @@ def test_outbox_list_and_retry_on_an_empty_store(tmp_path: Path, capsys: pytest.
     assert "0 row(s)" in capsys.readouterr().out
     assert main(["outbox", "retry", "--project", str(tmp_path)]) == 0
     assert "requeued 0 row(s)" in capsys.readouterr().out
+
+
+def test_dispatch_runs_as_a_separate_worker(tmp_path: Path, receiver) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import os
+
+    from botsvc.domain import Customer, DialogueState
+    from botsvc.store import OutboxEvent, TurnWrite, open_store
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+
+    async def enqueue() -> None:
+        store = open_store(url)
+        await store.open()
+        await store.lock_conversation("c1", owner="w", customer=Customer(id="u"), channel="web")
+        await store.save_turn(TurnWrite(
+            conversation_id="c1", lock_owner="w", turn=None, messages=(), state=DialogueState(),
+            status="human", handoff_id=None,
+            outbox=(OutboxEvent("d-1", "handoff.created", "c1", {"event": "handoff.created"}),)))
+        await store.close()
+
+    asyncio.run(enqueue())
+    env = {**os.environ, "BOTSVC_DATABASE_URL": url, "BOTSVC_HANDOFF_WEBHOOK_URL": receiver.url,
+           "BOTSVC_HANDOFF_SECRET": "s"}
+    proc = subprocess.Popen([sys.executable, "-m", "botsvc", "dispatch", "--project", str(tmp_path)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        [got] = receiver.wait_for(1, event="handoff.created", timeout_s=30)
+        assert got.headers["x-botsvc-delivery"] == "d-1"
+    finally:
+        proc.terminate()
+        proc.wait(10)
