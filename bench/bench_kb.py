@@ -349,7 +349,7 @@ def bench_build(args: argparse.Namespace) -> None:
         print(f"| of which encoding | {report.encode_seconds:.1f} | |")
         victims = sorted(kb_dir.glob("*.md"))[:: max(1, files // 10)][:10]
         for path in victims:
-            path.write_text(path.read_text() + "\n## Changed\n\nThis paragraph is new.\n")
+            path.write_text(path.read_text() + f"\n## Changed\n\n{path.stem} has a new note.\n")
         started = time.perf_counter()
         again = build_index(kb_dir, index_dir, embedder, progress=False)
         print(

@@ -125,7 +125,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         enc = embedder or Embedder(settings.model, threads=settings.encoder_threads)
         if embedder is None:
             await anyio.to_thread.run_sync(enc.load)
-        store = open_store(settings.database_url)
+        store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         await store.open()
         http = httpx.AsyncClient(follow_redirects=False)
         try:

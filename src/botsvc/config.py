@@ -14,6 +14,7 @@ class Settings(BaseSettings):
 
     project_dir: Path = Path(".")
     database_url: str = ""  # empty: sqlite file under <project>/var/
+    sqlite_synchronous: str = "normal"  # "full": also durable through power loss, slower
     handoff_webhook_url: str | None = None
     handoff_secret: SecretStr | None = None
     api_keys: Annotated[list[str], NoDecode] = []

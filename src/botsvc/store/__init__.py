@@ -174,10 +174,10 @@ class Store(Protocol):
         """Puts dead rows (these, or all when None) back to pending; returns how many."""
 
 
-def open_store(url: str, *, schema: str | None = None) -> Store:
+def open_store(url: str, *, schema: str | None = None, sqlite_synchronous: str = "normal") -> Store:
     from botsvc.store.sql import SqlStore
 
-    return SqlStore(url, schema=schema)
+    return SqlStore(url, schema=schema, sqlite_synchronous=sqlite_synchronous)
 
 
 __all__ = [
