@@ -502,12 +502,7 @@ async def test_the_trace_is_json(spec: FlowSpec) -> None:
         "intent": "request_refund",
         "confidence": 0.95,
     }
-    assert {
-        "event": "slot_filled",
-        "slot": "order_id",
-        "value": "NW-123456",
-        "source": "entity",
-    } in decoded
+    assert {"event": "slot_prefilled", "slot": "order_id", "value": "NW-123456"} in decoded
 
 
 # --- reloads -------------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ class FlowEngine:
                 confidence=nlu.intent.confidence,
             )
             return _result(run, "handled")
-        fill = from_entity(slot, nlu) or from_answer(slot, nlu, strict=True)
+        fill = from_entity(slot, nlu, asked=True) or from_answer(slot, nlu, strict=True)
         if fill is not None:
             return await self._fill(run, frame, step, fill)
         if other is not None:

@@ -28,6 +28,7 @@ class SlotSpec:
     values: tuple[str, ...] = ()  # categorical values, as written (the canonical spelling)
     initial_value: Any = None
     entity: str = ""  # the entity that fills it; the slot's own name unless `mappings` says so
+    role: str | None = None  # with a role, only entities of that role fill it (Rasa mappings)
     file: str = ""
     line: int | None = None
 

@@ -73,7 +73,8 @@ class FlowRun:
         self.trace: list[dict[str, Any]] = []
         self.handoff: HandoffRequest | None = None
         self._steps = 0
-        self._used_entities: set[str] = set()  # an entity fills one slot once per message
+        # an entity (by name and role) fills one slot once per message
+        self._used_entities: set[tuple[str, str | None]] = set()
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -120,6 +121,7 @@ class FlowRun:
         """Put `flow` on top of the stack and run it until it waits or ends."""
         self.state.stack.append(FlowFrame(flow_id=flow.id, step_id=flow.first_step))
         self.note(event, flow=flow.id, **detail)
+        self.prefill(flow)
         await self.proceed(flow.first_step)
 
     def end_top(self, *, reset: tuple[str, ...], event: str, **detail: Any) -> None:
@@ -217,15 +219,34 @@ class FlowRun:
 
     def collect(self, step: CollectStep, frame: FlowFrame) -> str | None:
         if not step.ask_before_filling:
-            if self.slots().get(step.slot) is not None:
+            value = self.slots().get(step.slot)
+            if value is not None:
+                # filled before it was asked (an earlier message, another flow): still validated
                 self.note("slot_already_filled", slot=step.slot, step=step.id)
-                return self.follow(step)
+                return self.validate(step, frame)
             slot = self.spec.slots[step.slot]
-            fill = None if slot.entity in self._used_entities else from_entity(slot, self.nlu)
+            used = (slot.entity, slot.role) in self._used_entities
+            fill = None if used else from_entity(slot, self.nlu)
             if fill is not None:
                 return self.accept(step, frame, fill)
         self.ask(step, frame)
         return None
+
+    def prefill(self, flow: Flow) -> None:
+        """Entities of this message fill the flow's later slots before they are asked ("a ticket
+        from Berlin to Munich"); each is validated by its collect step when the flow gets there."""
+        for step in flow.steps.values():
+            if not isinstance(step, CollectStep) or step.ask_before_filling:
+                continue
+            slot = self.spec.slots[step.slot]
+            key = (slot.entity, slot.role)
+            if self.state.slots.get(step.slot) is not None or key in self._used_entities:
+                continue
+            fill = from_entity(slot, self.nlu)
+            if fill is not None:
+                self.state.slots[step.slot] = fill.value
+                self._used_entities.add(key)
+                self.note("slot_prefilled", slot=step.slot, value=fill.value)
 
     def ask(self, step: CollectStep, frame: FlowFrame) -> None:
         frame.step_id, frame.waiting_for = step.id, step.slot
@@ -236,8 +257,13 @@ class FlowRun:
         """Fill the slot; run the rejections; return the next step, or None if asked again."""
         self.state.slots[step.slot] = fill.value
         if fill.source == "entity":
-            self._used_entities.add(self.spec.slots[step.slot].entity)
+            slot = self.spec.slots[step.slot]
+            self._used_entities.add((slot.entity, slot.role))
         self.note("slot_filled", slot=step.slot, value=fill.value, source=fill.source)
+        self.prefill(self.flow_of(frame))
+        return self.validate(step, frame)
+
+    def validate(self, step: CollectStep, frame: FlowFrame) -> str | None:
         slots = self.slots()
         for rejection in step.rejections:
             if rejection.condition.evaluate(slots=slots, context=self.context):

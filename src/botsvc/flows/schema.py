@@ -27,6 +27,7 @@ class SlotMappingModel(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
     type: str
     entity: str | None = None
+    role: str | None = None  # Rasa: only entities with this role fill the slot
 
 
 class SlotModel(Shape):

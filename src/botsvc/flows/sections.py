@@ -69,15 +69,18 @@ def _read_slots(source: Source, raw: Any, out: Sections) -> None:
             out.problems.append(
                 source.problem(path, f"slot {name!r} has `values` but is not categorical")
             )
-        entity = next(
-            (m.entity for m in model.mappings or () if m.type == "from_entity" and m.entity), name
+        mapping = next(
+            (m for m in model.mappings or () if m.type == "from_entity" and m.entity), None
         )
+        entity = mapping.entity if mapping and mapping.entity else name
+        role = mapping.role if mapping else None
         out.slots[name] = SlotSpec(
             name=name,
             type=model.type,
             values=values,
             initial_value=model.initial_value,
             entity=entity,
+            role=role,
             file=source.file,
             line=source.line(path),
         )

@@ -147,10 +147,14 @@ def mentions_any(text: str, phrases: Iterable[str]) -> bool:
     return any(re.search(rf"\b{re.escape(p.lower())}\b", lowered) for p in phrases if p.strip())
 
 
-def from_entity(slot: SlotSpec, nlu: NluResult) -> Fill | None:
-    """The first entity named like the slot (or its `from_entity` mapping) with a usable value."""
+def from_entity(slot: SlotSpec, nlu: NluResult, *, asked: bool = False) -> Fill | None:
+    """The first entity named like the slot (or its `from_entity` mapping) with a usable value.
+
+    A slot mapped with a role takes only entities of that role, except when the slot's own
+    question was just asked: then an entity without a role answers it ("to Hamburg")."""
     for entity in nlu.entities:
-        if entity.entity == slot.entity:
+        role_ok = slot.role is None or entity.role == slot.role or (asked and entity.role is None)
+        if entity.entity == slot.entity and role_ok:
             ok, value = coerce(slot, entity.value)
             if ok:
                 return Fill(value, "entity")

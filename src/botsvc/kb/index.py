@@ -31,7 +31,7 @@ import numpy as np
 
 from botsvc.embedding import Embedder
 from botsvc.kb.calibration import calibrate
-from botsvc.kb.ingest import Chunk, hash_sources, load_sources
+from botsvc.kb.ingest import Chunk, KbSources, hash_sources, load_sources
 from botsvc.kb.lexical import K1, B, LexicalIndex
 from botsvc.kb.retrieval import DENSE_WEIGHT, KnowledgeBase
 from botsvc.kb.storage import (
@@ -113,52 +113,16 @@ def build_index(
     sources = load_sources(kb_dir)
     chunks = list(sources.chunks)
     texts_by_chunk = [dense_texts(c) for c in chunks]
-    texts = [t for ts in texts_by_chunk for t in ts]
-    hashes = [text_hash(t) for t in texts]
-    previous = _previous_vectors(index_dir, model_id)
-    reused = {h: previous[h] for h in set(hashes) if h in previous}
-    todo = list(dict.fromkeys(t for t, h in zip(texts, hashes, strict=True) if h not in reused))
-    encode_started = time.perf_counter()
-    fresh = _encode(embedder, todo, progress=progress)
-    encode_seconds = time.perf_counter() - encode_started
-    by_hash = {**reused, **{text_hash(t): v for t, v in zip(todo, fresh, strict=True)}}
-    matrix = np.stack([by_hash[h] for h in hashes]).astype(np.float32)
-    dense = VectorIndex.build(matrix, exact_limit=exact_limit)
+    vectors = _embed(texts_by_chunk, index_dir, embedder, progress=progress)
+    dense = VectorIndex.build(vectors.matrix, exact_limit=exact_limit)
     lexical = LexicalIndex.build([lexical_text(c) for c in chunks])
-    manifest: dict[str, Any] = {
-        "format": FORMAT,
-        "pipeline": PIPELINE,
-        "build_id": uuid.uuid4().hex,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model_id": model_id,
-        "dimensions": int(matrix.shape[1]),
-        "index_type": dense.kind,
-        "counts": {
-            "files": len(sources.file_hashes),
-            "chunks": len(chunks),
-            "passages": sum(c.kind == "passage" for c in chunks),
-            "faqs": sum(c.kind == "faq" for c in chunks),
-            "vectors": len(hashes),
-            "duplicates_skipped": sources.duplicates,
-        },
-        "sources": sources.file_hashes,
-        "retrieval": {
-            "fusion": "weighted",
-            "dense_weight": DENSE_WEIGHT,
-            "bm25": {"k1": K1, "b": B},
-        },
-        "build": {
-            "embedded": len(todo),
-            "reused": len(hashes) - _count_new(hashes, reused),
-            "encode_seconds": round(encode_seconds, 3),
-        },
-    }
+    manifest = _manifest(sources, vectors, dense, model_id)
     with _staging(index_dir) as staging:
         write_index_files(
             staging,
             chunks=chunks,
             row_counts=[len(ts) for ts in texts_by_chunk],
-            row_hashes=hashes,
+            row_hashes=vectors.hashes,
             dense=dense,
             lexical=lexical,
         )
@@ -174,16 +138,84 @@ def build_index(
         up_to_date=False,
         files=len(sources.file_hashes),
         chunks=len(chunks),
-        vectors=len(hashes),
-        embedded=len(todo),
-        reused=len(hashes) - _count_new(hashes, reused),
-        dropped=len(set(previous) - set(hashes)),
+        vectors=len(vectors.hashes),
+        embedded=vectors.embedded,
+        reused=vectors.reused,
+        dropped=vectors.dropped,
         duplicates=sources.duplicates,
         index_type=dense.kind,
         threshold=calibration.threshold,
         seconds=time.perf_counter() - started,
+        encode_seconds=vectors.encode_seconds,
+    )
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    matrix: np.ndarray  # one row per text, in chunk order
+    hashes: list[str]
+    embedded: int  # distinct texts encoded now
+    reused: int  # rows whose vector came from the previous index
+    dropped: int  # vectors of the previous index no longer needed
+    encode_seconds: float
+
+
+def _embed(
+    texts_by_chunk: list[list[str]], index_dir: Path, embedder: Embedder, *, progress: bool
+) -> _Embedded:
+    """Vectors for every text: copied from the previous index when the text is unchanged,
+    encoded otherwise (each distinct text once)."""
+    texts = [t for ts in texts_by_chunk for t in ts]
+    hashes = [text_hash(t) for t in texts]
+    previous = _previous_vectors(index_dir, embedder.model_id)
+    todo = list(dict.fromkeys(t for t, h in zip(texts, hashes, strict=True) if h not in previous))
+    started = time.perf_counter()
+    fresh = _encode(embedder, todo, progress=progress)
+    encode_seconds = time.perf_counter() - started
+    by_hash = {text_hash(t): v for t, v in zip(todo, fresh, strict=True)}
+    rows = [previous[h] if h in previous else by_hash[h] for h in hashes]
+    return _Embedded(
+        matrix=np.stack(rows).astype(np.float32),
+        hashes=hashes,
+        embedded=len(todo),
+        reused=sum(h in previous for h in hashes),
+        dropped=len(set(previous) - set(hashes)),
         encode_seconds=encode_seconds,
     )
+
+
+def _manifest(
+    sources: KbSources, vectors: _Embedded, dense: VectorIndex, model_id: str
+) -> dict[str, Any]:
+    chunks = sources.chunks
+    return {
+        "format": FORMAT,
+        "pipeline": PIPELINE,
+        "build_id": uuid.uuid4().hex,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model_id": model_id,
+        "dimensions": int(vectors.matrix.shape[1]),
+        "index_type": dense.kind,
+        "counts": {
+            "files": len(sources.file_hashes),
+            "chunks": len(chunks),
+            "passages": sum(c.kind == "passage" for c in chunks),
+            "faqs": sum(c.kind == "faq" for c in chunks),
+            "vectors": len(vectors.hashes),
+            "duplicates_skipped": sources.duplicates,
+        },
+        "sources": sources.file_hashes,
+        "retrieval": {
+            "fusion": "weighted",
+            "dense_weight": DENSE_WEIGHT,
+            "bm25": {"k1": K1, "b": B},
+        },
+        "build": {
+            "embedded": vectors.embedded,
+            "reused": vectors.reused,
+            "encode_seconds": round(vectors.encode_seconds, 3),
+        },
+    }
 
 
 def dense_texts(chunk: Chunk) -> list[str]:
@@ -206,10 +238,6 @@ def lexical_text(chunk: Chunk) -> str:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-def _count_new(hashes: list[str], reused: dict[str, np.ndarray]) -> int:
-    return sum(h not in reused for h in hashes)
 
 
 def _unchanged_report(index_dir: Path, started: float) -> BuildReport:
