@@ -118,8 +118,7 @@ class Pipeline:
 
     def _answer(self, nlu: NluResult, vector: Vector, trace: dict[str, Any]) -> KbAnswer | None:
         started = time.perf_counter()
-        hits = self.kb.search(nlu.text, vector, top_k=3)
-        answer = self.kb.answer(nlu.text, vector)
+        answer, hits = self.kb.consult(nlu.text, vector, top_k=3)
         floor = self.spec.escalation.kb_min_score
         trace["kb"] = {
             "hits": [{"id": h.id, "title": h.title, "score": round(h.score, 4)} for h in hits],
