@@ -47,6 +47,8 @@ from botsvc.kb.vectors import EXACT_LIMIT, VectorIndex
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
+# An index is rebuilt when any of what shapes its vectors, scores or threshold changes.
+PIPELINE_ID = f"{PIPELINE};fusion=weighted:{DENSE_WEIGHT};bm25={K1},{B}"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def index_is_current(kb_dir: Path, index_dir: Path, model_id: str) -> bool:
     return bool(
         manifest
         and manifest.get("format") == FORMAT
-        and manifest.get("pipeline") == PIPELINE
+        and manifest.get("pipeline") == PIPELINE_ID
         and manifest.get("model_id") == model_id
         and manifest.get("sources") == hash_sources(kb_dir)
     )
@@ -190,7 +192,7 @@ def _manifest(
     chunks = sources.chunks
     return {
         "format": FORMAT,
-        "pipeline": PIPELINE,
+        "pipeline": PIPELINE_ID,
         "build_id": uuid.uuid4().hex,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_id": model_id,

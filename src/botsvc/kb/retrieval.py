@@ -190,7 +190,9 @@ class KnowledgeBase:
         self, query: str, vector: Vector, *, top_k: int = 3
     ) -> tuple[KbAnswer | None, list[KbHit]]:
         """`answer` and `search` from one ranking: what the pipeline needs on every message."""
-        ranked = self._rank(query, vector, top_k=max(top_k, 1), mode="hybrid") if self.chunks else []
+        ranked = (
+            self._rank(query, vector, top_k=max(top_k, 1), mode="hybrid") if self.chunks else []
+        )
         hits = [self._hit(i, s) for i, s in ranked[:top_k]]
         if not ranked:
             return None, hits
