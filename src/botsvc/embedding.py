@@ -54,7 +54,9 @@ class Embedder:
 
     @property
     def dimensions(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension() or 0)
+        model = self.model
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get() or 0)
 
     @property
     def model(self) -> SentenceTransformer:

@@ -51,6 +51,10 @@ class SqlStore:
         if not self.is_sqlite and self.url.get_backend_name() != "postgresql":
             raise ConfigError(f"unsupported database {url!r}: use sqlite+aiosqlite or postgresql+asyncpg")
         self._engine: AsyncEngine | None = None
+        # SQLite allows one writer; when two connections contend, its busy handler sleeps in
+        # steps of milliseconds. Queueing this process's transactions here instead keeps
+        # concurrent turns from waiting on those sleeps (other processes still use busy_timeout).
+        self._sqlite_turn = asyncio.Lock() if self.is_sqlite else None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -89,8 +93,12 @@ class SqlStore:
         if self._engine is None:
             raise StoreError("store is not open")
         try:
-            async with self._engine.begin() as conn:
-                yield conn
+            if self._sqlite_turn is not None:
+                async with self._sqlite_turn, self._engine.begin() as conn:
+                    yield conn
+            else:
+                async with self._engine.begin() as conn:
+                    yield conn
         except (Conflict, NotFound):
             raise
         except SQLAlchemyError as exc:
