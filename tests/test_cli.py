@@ -98,3 +98,26 @@ def test_dispatch_runs_as_a_separate_worker(tmp_path: Path, receiver) -> None:  
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_eval_intents_reports_accuracy_and_out_of_scope(example_project: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    test = tmp_path / "intents_test.csv"
+    test.write_text("text,label\nwhere is my parcel NW-482913,check_order_status\n"
+                    "I want my money back for my order,request_refund\n"
+                    "what is the capital of peru,out_of_scope\n")
+    assert main(["eval", "intents", "--test", str(test), "--project", str(example_project), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] == 1.0 and report["oos_recall"] == 1.0 and report["oos_rows"] == 1
+
+
+def test_eval_kb_compares_the_retrievers(example_project: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"query": "is delivery free", "relevant_ids": ["faq-002"]}\n'
+                       '{"query": "how do I buy a gift card", "relevant_ids": ["orders/gift-cards.md#buying-a-gift-card"]}\n')
+    assert main(["eval", "kb", "--queries", str(queries), "--project", str(example_project)]) == 0
+    out = capsys.readouterr().out
+    assert all(leg in out for leg in ("dense", "lexical", "hybrid"))
