@@ -23,10 +23,16 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTS = [
-    "how do I reset my password?", "where is my order NW-482913", "do you ship to Canada?",
-    "what payment methods do you accept", "my photos are not syncing on my iphone",
-    "I was charged twice this month", "how long do refunds take?", "hello",
-    "can I change my plan to business", "what's your returns policy",
+    "how do I reset my password?",
+    "where is my order NW-482913",
+    "do you ship to Canada?",
+    "what payment methods do you accept",
+    "my photos are not syncing on my iphone",
+    "I was charged twice this month",
+    "how long do refunds take?",
+    "hello",
+    "can I change my plan to business",
+    "what's your returns policy",
 ]
 
 
@@ -40,7 +46,9 @@ async def sequential(base: str, n: int) -> list[float]:
     async with httpx.AsyncClient(timeout=30) as c:
         for i in range(n):
             t = time.perf_counter()
-            r = await c.post(f"{base}/v1/conversations/seq-{i}/messages", json={"text": TEXTS[i % len(TEXTS)]})
+            r = await c.post(
+                f"{base}/v1/conversations/seq-{i}/messages", json={"text": TEXTS[i % len(TEXTS)]}
+            )
             r.raise_for_status()
             out.append((time.perf_counter() - t) * 1000)
     return out
@@ -48,11 +56,15 @@ async def sequential(base: str, n: int) -> list[float]:
 
 async def concurrent(base: str, n: int, clients: int) -> float:
     async with httpx.AsyncClient(timeout=60) as c:
+
         async def client(k: int) -> None:
             for i in range(n // clients):
-                r = await c.post(f"{base}/v1/conversations/con-{k}-{i}/messages",
-                                 json={"text": TEXTS[(i + k) % len(TEXTS)]})
+                r = await c.post(
+                    f"{base}/v1/conversations/con-{k}-{i}/messages",
+                    json={"text": TEXTS[(i + k) % len(TEXTS)]},
+                )
                 r.raise_for_status()
+
         t = time.perf_counter()
         await asyncio.gather(*(client(k) for k in range(clients)))
         return n / (time.perf_counter() - t)
@@ -80,10 +92,18 @@ def main() -> None:
     args = ap.parse_args()
     port = 8765
     tmp = tempfile.mkdtemp()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BOTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/b.db"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "BOTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/b.db",
+    }
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "botsvc", "serve", "--project", str(REPO), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "botsvc", "serve", "--project", str(REPO), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -99,10 +119,16 @@ def main() -> None:
         proc.terminate()
         proc.wait(20)
     enc = bare_encode(args.messages)
-    print(f"machine: {os.cpu_count()} cores; command: python bench/bench_service.py --messages {args.messages} --clients {args.clients}")
+    print(
+        f"machine: {os.cpu_count()} cores; command: python bench/bench_service.py --messages {args.messages} --clients {args.clients}"
+    )
     print(f"start-up to /readyz: {startup:.1f} s")
-    print(f"one client, per message over HTTP: p50 {statistics.median(seq):.1f} ms, p99 {percentile(seq, 99):.1f} ms")
-    print(f"bare model.encode of one message:  p50 {statistics.median(enc):.1f} ms, p99 {percentile(enc, 99):.1f} ms")
+    print(
+        f"one client, per message over HTTP: p50 {statistics.median(seq):.1f} ms, p99 {percentile(seq, 99):.1f} ms"
+    )
+    print(
+        f"bare model.encode of one message:  p50 {statistics.median(enc):.1f} ms, p99 {percentile(enc, 99):.1f} ms"
+    )
     print(f"{args.clients} clients: {rate:.0f} messages/s")
 
 

@@ -1,6 +1,6 @@
 """Runs every benchmark in turn; each prints its figures and the command that reproduces it.
 
-    .venv/bin/python bench/run_all.py
+.venv/bin/python bench/run_all.py
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ from starlette.routing import Route
 SECRET = os.environ.get("BOTSVC_HANDOFF_SECRET", "")
 TOLERANCE_S = 300  # refuse signatures older than five minutes (replays)
 db = sqlite3.connect(os.environ.get("RECEIVER_DB", "receiver.db"), check_same_thread=False)
-db.execute("CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, event TEXT, body TEXT, at REAL)")
+db.execute(
+    "CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, event TEXT, body TEXT, at REAL)"
+)
 
 
 def signature_ok(timestamp: str, body: bytes, signature: str) -> bool:
@@ -31,8 +33,10 @@ def signature_ok(timestamp: str, body: bytes, signature: str) -> bool:
             return False
     except ValueError:
         return False
-    expected = "sha256=" + hmac.new(SECRET.encode(), timestamp.encode() + b"." + body,
-                                    hashlib.sha256).hexdigest()
+    expected = (
+        "sha256="
+        + hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    )
     return hmac.compare_digest(expected, signature)
 
 
@@ -44,8 +48,10 @@ async def botsvc_webhook(request: Request) -> JSONResponse:
     delivery = h["x-botsvc-delivery"]
     event = json.loads(body)
     with db:  # the same delivery id may come again (at-least-once): keep the first
-        fresh = db.execute("INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?)",
-                           (delivery, event["event"], body.decode(), time.time())).rowcount
+        fresh = db.execute(
+            "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?)",
+            (delivery, event["event"], body.decode(), time.time()),
+        ).rowcount
     if fresh:
         handle(event)
     return JSONResponse({"ok": True, "duplicate": not fresh})
@@ -55,7 +61,9 @@ def handle(event: dict) -> None:  # type: ignore[type-arg]
     """Create a ticket, append a message, close it: here, just print."""
     if event["event"] == "handoff.created":
         h = event["handoff"]
-        print(f"[{h['priority']}] new handoff {h['id']} ({h['reason']}): {event['summary']['text']}")
+        print(
+            f"[{h['priority']}] new handoff {h['id']} ({h['reason']}): {event['summary']['text']}"
+        )
         print(f"    reply with POST {event['reply_url']}")
     elif event["event"] == "message.created":
         print(f"customer on {event['handoff_id']}: {event['message']['text']}")

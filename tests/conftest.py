@@ -47,7 +47,9 @@ def _postgres_or_skip() -> str:
     if PG_URL:
         return PG_URL
     if os.environ.get("CI"):
-        pytest.fail("BOTSVC_TEST_POSTGRES_URL must be set on CI: the store runs against PostgreSQL there")
+        pytest.fail(
+            "BOTSVC_TEST_POSTGRES_URL must be set on CI: the store runs against PostgreSQL there"
+        )
     pytest.skip("BOTSVC_TEST_POSTGRES_URL not set: PostgreSQL store tests skipped")
 
 
@@ -107,8 +109,12 @@ def action_server():  # type: ignore[no-untyped-def]
     import httpx
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -52,8 +52,9 @@ class Receiver:
                 s.bind(("127.0.0.1", 0))
                 self.port = s.getsockname()[1]
         app = Starlette(routes=[Route("/hook", self._hook, methods=["POST"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -89,13 +90,19 @@ class Receiver:
 
     def events(self, name: str | None = None) -> list[Received]:
         with self._lock:
-            return [r for r in self.received if name is None or r.headers.get("x-botsvc-event") == name]
+            return [
+                r for r in self.received if name is None or r.headers.get("x-botsvc-event") == name
+            ]
 
-    def wait_for(self, count: int, *, event: str | None = None, timeout_s: float = 20.0) -> list[Received]:
+    def wait_for(
+        self, count: int, *, event: str | None = None, timeout_s: float = 20.0
+    ) -> list[Received]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             got = self.events(event)
             if len(got) >= count:
                 return got
             time.sleep(0.02)
-        raise AssertionError(f"receiver got {len(self.events(event))} {event or 'events'}, wanted {count}")
+        raise AssertionError(
+            f"receiver got {len(self.events(event))} {event or 'events'}, wanted {count}"
+        )

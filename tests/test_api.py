@@ -22,19 +22,34 @@ HELPDESK = {"Authorization": "Bearer helpdesk-token"}
 ADMIN = {"Authorization": "Bearer admin-token"}
 
 
-def settings_for(project: Path, db_url: str, receiver: Receiver, actions: str, **kw: object) -> Settings:
+def settings_for(
+    project: Path, db_url: str, receiver: Receiver, actions: str, **kw: object
+) -> Settings:
     return Settings(
-        project_dir=project, database_url=db_url, handoff_webhook_url=receiver.url,
-        handoff_secret=SECRET, helpdesk_token="helpdesk-token", admin_token="admin-token",  # type: ignore[arg-type]
-        action_endpoint=actions, public_url="http://botsvc.test", delivery_poll_s=0.2, **kw,  # type: ignore[arg-type]
+        project_dir=project,
+        database_url=db_url,
+        handoff_webhook_url=receiver.url,
+        handoff_secret=SECRET,
+        helpdesk_token="helpdesk-token",
+        admin_token="admin-token",  # type: ignore[arg-type]
+        action_endpoint=actions,
+        public_url="http://botsvc.test",
+        delivery_poll_s=0.2,
+        **kw,  # type: ignore[arg-type]
     )
 
 
 @pytest.fixture
-async def client(example_project: Path, embedder: Embedder, receiver: Receiver,
-                 action_server: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings_for(example_project, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-                            receiver, action_server)
+async def client(
+    example_project: Path,
+    embedder: Embedder,
+    receiver: Receiver,
+    action_server: str,
+    tmp_path: Path,
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = settings_for(
+        example_project, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", receiver, action_server
+    )
     app = create_app(settings, embedder=embedder)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
@@ -55,8 +70,9 @@ async def wait_events(receiver: Receiver, count: int, event: str) -> list:  # ty
 async def test_refund_request_starts_the_refund_flow_and_validates_the_order_number(
     client: httpx.AsyncClient,
 ) -> None:
-    first = await say(client, "c-refund", "I want a refund for my order",
-                      customer={"id": "u1", "name": "Sanne"})
+    first = await say(
+        client, "c-refund", "I want a refund for my order", customer={"id": "u1", "name": "Sanne"}
+    )
     assert first["handled_by"] == "flow"
     assert first["flow"]["id"] == "request_refund"
     assert first["intent"]["name"] == "request_refund"
@@ -80,12 +96,22 @@ async def test_knowledge_question_is_answered_with_sources(client: httpx.AsyncCl
 
 
 async def test_asking_for_a_person_hands_off_at_once_with_full_context(
-    client: httpx.AsyncClient, receiver: Receiver,
+    client: httpx.AsyncClient,
+    receiver: Receiver,
 ) -> None:
-    await say(client, "sms-u2", "is my parcel NW-482913 shipped?", channel="sms",
-              customer={"id": "u2", "name": "Jonas"})
-    await say(client, "c-human", "hi there", customer={"id": "u2", "name": "Jonas",
-                                                        "metadata": {"plan": "enterprise"}})
+    await say(
+        client,
+        "sms-u2",
+        "is my parcel NW-482913 shipped?",
+        channel="sms",
+        customer={"id": "u2", "name": "Jonas"},
+    )
+    await say(
+        client,
+        "c-human",
+        "hi there",
+        customer={"id": "u2", "name": "Jonas", "metadata": {"plan": "enterprise"}},
+    )
     r = await say(client, "c-human", "I want to talk to a person")
     assert r["handled_by"] == "human"
     assert r["handoff"]["reason"] == "customer_request"
@@ -97,7 +123,9 @@ async def test_asking_for_a_person_hands_off_at_once_with_full_context(
     assert body["handoff"]["id"] == r["handoff"]["id"] and body["conversation_id"] == "c-human"
     assert body["customer"]["name"] == "Jonas"
     assert [e["text"] for e in body["transcript"] if e["role"] == "customer"] == [
-        "hi there", "I want to talk to a person"]
+        "hi there",
+        "I want to talk to a person",
+    ]
     assert body["transcript"][0]["trace"]["intent"]["name"] == "greet"
     assert body["reply_url"] == f"http://botsvc.test/v1/handoffs/{r['handoff']['id']}/messages"
     assert "talk to a person" in body["summary"]["customer_wants"]
@@ -105,8 +133,9 @@ async def test_asking_for_a_person_hands_off_at_once_with_full_context(
     assert (other["id"], other["channel"]) == ("sms-u2", "sms")
 
 
-async def test_two_messages_nothing_understands_hand_off(client: httpx.AsyncClient,
-                                                          receiver: Receiver) -> None:
+async def test_two_messages_nothing_understands_hand_off(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
     one = await say(client, "c-lost", "flibber jabberwock quantum toaster")
     assert one["handled_by"] == "fallback" and one["handoff"] is None
     two = await say(client, "c-lost", "zorp blargh wibble")
@@ -116,7 +145,8 @@ async def test_two_messages_nothing_understands_hand_off(client: httpx.AsyncClie
 
 
 async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_back(
-    client: httpx.AsyncClient, receiver: Receiver,
+    client: httpx.AsyncClient,
+    receiver: Receiver,
 ) -> None:
     r = await say(client, "c-agent", "get me a human please")
     handoff_id = r["handoff"]["id"]
@@ -129,14 +159,23 @@ async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_bac
     assert fwd.json["handoff_id"] == handoff_id
 
     seen = (await client.get("/v1/conversations/c-agent")).json()["messages"][-1]["seq"]
-    waiting = asyncio.create_task(client.get(f"/v1/conversations/c-agent/events?after={seen}&timeout=10"))
-    reply = await client.post(f"/v1/handoffs/{handoff_id}/messages", headers=HELPDESK,
-                              json={"text": "Hi, I'm Mia. It ships tomorrow.", "agent": {"id": "a1", "name": "Mia"}})
+    waiting = asyncio.create_task(
+        client.get(f"/v1/conversations/c-agent/events?after={seen}&timeout=10")
+    )
+    reply = await client.post(
+        f"/v1/handoffs/{handoff_id}/messages",
+        headers=HELPDESK,
+        json={"text": "Hi, I'm Mia. It ships tomorrow.", "agent": {"id": "a1", "name": "Mia"}},
+    )
     assert reply.status_code == 200, reply.text
     events = (await waiting).json()
-    assert [(m["role"], m["text"]) for m in events["messages"]] == [("agent", "Hi, I'm Mia. It ships tomorrow.")]
+    assert [(m["role"], m["text"]) for m in events["messages"]] == [
+        ("agent", "Hi, I'm Mia. It ships tomorrow.")
+    ]
 
-    done = await client.post(f"/v1/handoffs/{handoff_id}/resolve", headers=HELPDESK, json={"note": "shipping info given"})
+    done = await client.post(
+        f"/v1/handoffs/{handoff_id}/resolve", headers=HELPDESK, json={"note": "shipping info given"}
+    )
     assert done.status_code == 200 and done.json()["status"] == "resolved"
     await wait_events(receiver, 1, "conversation.resolved")
     back = await say(client, "c-agent", "how long does shipping take?")
@@ -145,14 +184,20 @@ async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_bac
     conv = (await client.get("/v1/conversations/c-agent")).json()
     roles = [m["role"] for m in conv["messages"]]
     assert roles.count("agent") == 1 and conv["status"] == "bot"
-    again = await client.post(f"/v1/handoffs/{handoff_id}/messages", headers=HELPDESK,
-                              json={"text": "late", "agent": {"id": "a1"}})
+    again = await client.post(
+        f"/v1/handoffs/{handoff_id}/messages",
+        headers=HELPDESK,
+        json={"text": "late", "agent": {"id": "a1"}},
+    )
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
 
 
 async def test_bad_requests_get_clear_4xx_errors(client: httpx.AsyncClient) -> None:
-    r = await client.post("/v1/conversations/c1/messages", content=b"{not json",
-                          headers={"content-type": "application/json"})
+    r = await client.post(
+        "/v1/conversations/c1/messages",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "malformed_json"
     r = await client.post("/v1/conversations/c1/messages", json={"channel": "web"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
@@ -165,7 +210,9 @@ async def test_bad_requests_get_clear_4xx_errors(client: httpx.AsyncClient) -> N
     assert r.status_code == 404
     r = await client.post("/v1/handoffs/ho_x/messages", json={"text": "x", "agent": {"id": "a"}})
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
-    r = await client.post("/v1/handoffs/ho_x/messages", headers=HELPDESK, json={"text": "x", "agent": {"id": "a"}})
+    r = await client.post(
+        "/v1/handoffs/ho_x/messages", headers=HELPDESK, json={"text": "x", "agent": {"id": "a"}}
+    )
     assert r.status_code == 404
     r = await client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 403
@@ -174,7 +221,9 @@ async def test_bad_requests_get_clear_4xx_errors(client: httpx.AsyncClient) -> N
 
 
 async def test_parse_search_rest_channel_and_health(client: httpx.AsyncClient) -> None:
-    parsed = (await client.post("/v1/nlu/parse", json={"text": "where is my order NW-482913"})).json()
+    parsed = (
+        await client.post("/v1/nlu/parse", json={"text": "where is my order NW-482913"})
+    ).json()
     assert parsed["intent"]["name"] == "check_order_status"
     assert parsed["intent_ranking"][0]["name"] == "check_order_status"
     [order] = [e for e in parsed["entities"] if e["entity"] == "order_id"]
@@ -182,7 +231,9 @@ async def test_parse_search_rest_channel_and_health(client: httpx.AsyncClient) -
     oos = (await client.post("/v1/nlu/parse", json={"text": "what's the capital of Peru"})).json()
     assert oos["intent"]["name"] == "nlu_fallback" and oos["intent_ranking"]
 
-    hits = (await client.post("/v1/kb/search", json={"query": "do you ship to canada", "top_k": 3})).json()
+    hits = (
+        await client.post("/v1/kb/search", json={"query": "do you ship to canada", "top_k": 3})
+    ).json()
     assert len(hits["results"]) == 3 and "ship" in hits["results"][0]["title"].lower()
 
     rest = await client.post("/webhooks/rest/webhook", json={"sender": "w-1", "message": "hello"})

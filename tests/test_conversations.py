@@ -11,8 +11,9 @@ import pytest
 from botsvc.cli import main
 
 
-def test_example_bot_conversation_tests_pass(example_project: Path, action_server: str,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_bot_conversation_tests_pass(
+    example_project: Path, action_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["test", "--project", str(example_project), "--action-endpoint", action_server])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -21,8 +22,9 @@ def test_example_bot_conversation_tests_pass(example_project: Path, action_serve
     assert passed >= 25 and summary.endswith(" 0 failed")
 
 
-def test_a_failing_conversation_exits_1_with_a_diff(example_project: Path, action_server: str,
-                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failing_conversation_exits_1_with_a_diff(
+    example_project: Path, action_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for part in ("intents", "flows", "kb", "kb_index", "models"):
         shutil.copytree(example_project / part, tmp_path / part)
     (tmp_path / "tests" / "conversations").mkdir(parents=True)
@@ -31,7 +33,8 @@ def test_a_failing_conversation_exits_1_with_a_diff(example_project: Path, actio
         "  - name: refund goes to the wrong place\n"
         "    turns:\n"
         "      - user: I want a refund for my order\n"
-        "        handled_by: kb\n")
+        "        handled_by: kb\n"
+    )
     code = main(["test", "--project", str(tmp_path), "--action-endpoint", action_server])
     out = capsys.readouterr().out
     assert code == 1

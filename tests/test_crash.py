@@ -19,9 +19,13 @@ from tests.receiver import Receiver
 
 
 def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "botsvc", "serve", "--project", str(REPO),
-                             "--port", str(port)], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "botsvc", "serve", "--project", str(REPO), "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -64,26 +68,37 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
-def test_sigkill_during_delivery_loses_nothing(example_project: Path, action_server: str,
-                                               receiver: Receiver, database_url: str) -> None:
+def test_sigkill_during_delivery_loses_nothing(
+    example_project: Path, action_server: str, receiver: Receiver, database_url: str
+) -> None:
     port = free_port()
-    env = {**os.environ, "BOTSVC_DATABASE_URL": database_url,
-           "BOTSVC_HANDOFF_WEBHOOK_URL": receiver.url, "BOTSVC_HANDOFF_SECRET": "s",
-           "BOTSVC_ACTION_ENDPOINT": action_server, "BOTSVC_DELIVERY_LEASE_S": "3",
-           "BOTSVC_WEBHOOK_TIMEOUT_S": "60", "BOTSVC_DELIVERY_BACKOFF_BASE_S": "0.2",
-           "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "BOTSVC_DATABASE_URL": database_url,
+        "BOTSVC_HANDOFF_WEBHOOK_URL": receiver.url,
+        "BOTSVC_HANDOFF_SECRET": "s",
+        "BOTSVC_ACTION_ENDPOINT": action_server,
+        "BOTSVC_DELIVERY_LEASE_S": "3",
+        "BOTSVC_WEBHOOK_TIMEOUT_S": "60",
+        "BOTSVC_DELIVERY_BACKOFF_BASE_S": "0.2",
+        "HF_HUB_OFFLINE": "1",
+    }
     base = f"http://127.0.0.1:{port}"
     receiver.delay_s = 60.0  # the helpdesk hangs: the delivery stays in flight
     proc = _serve(port, env)
     try:
         accepted = []
         for text in ["hello", "where is my order NW-482913", "I want to talk to a person"]:
-            r = httpx.post(f"{base}/v1/conversations/crash-1/messages", json={"text": text}, timeout=30)
+            r = httpx.post(
+                f"{base}/v1/conversations/crash-1/messages", json={"text": text}, timeout=30
+            )
             assert r.status_code == 200
             accepted.append(text)
         handoff_id = r.json()["handoff"]["id"]
         [first] = receiver.wait_for(1, event="handoff.created")
-        r = httpx.post(f"{base}/v1/conversations/crash-1/messages", json={"text": "are you there?"}, timeout=30)
+        r = httpx.post(
+            f"{base}/v1/conversations/crash-1/messages", json={"text": "are you there?"}, timeout=30
+        )
         assert r.status_code == 200
         accepted.append("are you there?")
     finally:

@@ -27,16 +27,30 @@ class Clock:
 
 async def _enqueue(store: Store, conv: str, *events: tuple[str, str]) -> None:
     await store.lock_conversation(conv, owner="w", customer=Customer(id="c"), channel="web")
-    await store.save_turn(TurnWrite(
-        conversation_id=conv, lock_owner="w", turn=None, messages=(), state=DialogueState(),
-        status="human", handoff_id=None,
-        outbox=tuple(OutboxEvent(i, e, conv, {"event": e, "n": i}) for i, e in events),
-    ))
+    await store.save_turn(
+        TurnWrite(
+            conversation_id=conv,
+            lock_owner="w",
+            turn=None,
+            messages=(),
+            state=DialogueState(),
+            status="human",
+            handoff_id=None,
+            outbox=tuple(OutboxEvent(i, e, conv, {"event": e, "n": i}) for i, e in events),
+        )
+    )
 
 
-def _dispatcher(store: Store, http: httpx.AsyncClient, url: str, clock: Clock, **kw: object) -> Dispatcher:
-    options: dict[str, object] = {"max_attempts": 5, "backoff_base_s": 2.0, "backoff_cap_s": 60.0,
-                                  "timeout_s": 2.0, "rng": random.Random(7)}
+def _dispatcher(
+    store: Store, http: httpx.AsyncClient, url: str, clock: Clock, **kw: object
+) -> Dispatcher:
+    options: dict[str, object] = {
+        "max_attempts": 5,
+        "backoff_base_s": 2.0,
+        "backoff_cap_s": 60.0,
+        "timeout_s": 2.0,
+        "rng": random.Random(7),
+    }
     options.update(kw)
     return Dispatcher(store=store, http=http, url=url, secret=SECRET, now=clock, **options)  # type: ignore[arg-type]
 
@@ -51,9 +65,12 @@ async def test_delivery_is_signed_and_verifiable(store: Store, receiver: Receive
     assert h["x-botsvc-event"] == "handoff.created" and h["x-botsvc-delivery"] == "d1"
     assert h["x-botsvc-signature"] == sign(SECRET, h["x-botsvc-timestamp"], got.body)
     assert verify(SECRET, h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"], now=clock.t)
-    assert not verify("wrong", h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"], now=clock.t)
-    assert not verify(SECRET, h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"],
-                      now=clock.t + 3600)  # a replay an hour later is refused
+    assert not verify(
+        "wrong", h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"], now=clock.t
+    )
+    assert not verify(
+        SECRET, h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"], now=clock.t + 3600
+    )  # a replay an hour later is refused
     assert got.json == {"event": "handoff.created", "n": "d1"}
     assert (await store.list_outbox())[0].status == "delivered"
 
@@ -118,7 +135,9 @@ async def test_timeouts_and_refused_connections_are_retried_until_delivered(
     assert {r.headers["x-botsvc-delivery"] for r in receiver.events()} == {"d1"}
 
 
-async def test_last_attempt_goes_dead_and_a_requeue_delivers_it(store: Store, receiver: Receiver) -> None:
+async def test_last_attempt_goes_dead_and_a_requeue_delivers_it(
+    store: Store, receiver: Receiver
+) -> None:
     await _enqueue(store, "c1", ("d1", "handoff.created"), ("d2", "message.created"))
     receiver.statuses[:] = [500] * 3
     clock = Clock()
@@ -139,8 +158,9 @@ async def test_last_attempt_goes_dead_and_a_requeue_delivers_it(store: Store, re
 
 
 async def test_message_never_overtakes_its_handoff(store: Store, receiver: Receiver) -> None:
-    await _enqueue(store, "c1", ("h", "handoff.created"), ("m1", "message.created"),
-                   ("m2", "message.created"))
+    await _enqueue(
+        store, "c1", ("h", "handoff.created"), ("m1", "message.created"), ("m2", "message.created")
+    )
     await _enqueue(store, "c2", ("x", "handoff.created"))
     receiver.statuses[:] = [500]
     clock = Clock()

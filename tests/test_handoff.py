@@ -18,27 +18,41 @@ from botsvc.delivery import encode_body, sign
 from botsvc.embedding import Embedder
 from tests.conftest import REPO
 from tests.receiver import Receiver
-from tests.test_api import settings_for, say, wait_events
+from tests.test_api import say, settings_for, wait_events
 
 pytestmark = pytest.mark.anyio
 
 
 @asynccontextmanager
-async def serve(project: Path, embedder: Embedder, receiver: Receiver, actions: str, tmp_path: Path,
-                **kw: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings_for(project, f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", receiver, actions, **kw)
+async def serve(
+    project: Path,
+    embedder: Embedder,
+    receiver: Receiver,
+    actions: str,
+    tmp_path: Path,
+    **kw: object,
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = settings_for(
+        project, f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", receiver, actions, **kw
+    )
     app = create_app(settings, embedder=embedder)
     async with LifespanManager(app) as m:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=m.app),
-                                     base_url="http://botsvc.test") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=m.app), base_url="http://botsvc.test"
+        ) as c:
             yield c
 
 
 async def test_customer_is_told_they_are_still_queued_when_no_agent_answered(
-    example_project: Path, embedder: Embedder, receiver: Receiver, action_server: str, tmp_path: Path,
+    example_project: Path,
+    embedder: Embedder,
+    receiver: Receiver,
+    action_server: str,
+    tmp_path: Path,
 ) -> None:
-    async with serve(example_project, embedder, receiver, action_server, tmp_path,
-                     queue_notice_after_s=0.0) as c:
+    async with serve(
+        example_project, embedder, receiver, action_server, tmp_path, queue_notice_after_s=0.0
+    ) as c:
         r = await say(c, "q1", "I want to talk to a person")
         assert r["handled_by"] == "human"
         waiting = await say(c, "q1", "hello? anyone?")
@@ -48,11 +62,21 @@ async def test_customer_is_told_they_are_still_queued_when_no_agent_answered(
 
 
 async def test_outside_business_hours_the_customer_is_told_when_someone_answers(
-    example_project: Path, embedder: Embedder, receiver: Receiver, action_server: str, tmp_path: Path,
+    example_project: Path,
+    embedder: Embedder,
+    receiver: Receiver,
+    action_server: str,
+    tmp_path: Path,
 ) -> None:
     tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%a")
-    async with serve(example_project, embedder, receiver, action_server, tmp_path,
-                     business_hours=f"{tomorrow} 09:00-17:00 UTC") as c:
+    async with serve(
+        example_project,
+        embedder,
+        receiver,
+        action_server,
+        tmp_path,
+        business_hours=f"{tomorrow} 09:00-17:00 UTC",
+    ) as c:
         r = await say(c, "bh1", "I want to talk to a person")
         text = " ".join(m["text"] for m in r["messages"])
         assert "offline" in text and "09:00" in text
@@ -61,7 +85,11 @@ async def test_outside_business_hours_the_customer_is_told_when_someone_answers(
 
 
 async def test_published_schema_describes_the_payload_actually_sent(
-    example_project: Path, embedder: Embedder, receiver: Receiver, action_server: str, tmp_path: Path,
+    example_project: Path,
+    embedder: Embedder,
+    receiver: Receiver,
+    action_server: str,
+    tmp_path: Path,
 ) -> None:
     from pydantic import TypeAdapter
 
@@ -87,7 +115,9 @@ def _reference_receiver(tmp_path: Path, secret: str):  # type: ignore[no-untyped
 
     os.environ["BOTSVC_HANDOFF_SECRET"] = secret
     os.environ["RECEIVER_DB"] = str(tmp_path / "receiver.db")
-    spec = importlib.util.spec_from_file_location("webhook_receiver", REPO / "examples" / "webhook_receiver.py")
+    spec = importlib.util.spec_from_file_location(
+        "webhook_receiver", REPO / "examples" / "webhook_receiver.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -98,18 +128,39 @@ async def test_reference_receiver_verifies_signatures_and_deduplicates(tmp_path:
     import time
 
     module = _reference_receiver(tmp_path, "shh")
-    body = encode_body({"event": "conversation.resolved", "handoff_id": "h1", "conversation_id": "c",
-                        "note": None, "resolved_at": "now", "schema_version": "1.0"})
+    body = encode_body(
+        {
+            "event": "conversation.resolved",
+            "handoff_id": "h1",
+            "conversation_id": "c",
+            "note": None,
+            "resolved_at": "now",
+            "schema_version": "1.0",
+        }
+    )
     ts = str(int(time.time()))
-    headers = {"x-botsvc-timestamp": ts, "x-botsvc-signature": sign("shh", ts, body),
-               "x-botsvc-delivery": "d-1", "content-type": "application/json"}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=module.app), base_url="http://r") as c:
+    headers = {
+        "x-botsvc-timestamp": ts,
+        "x-botsvc-signature": sign("shh", ts, body),
+        "x-botsvc-delivery": "d-1",
+        "content-type": "application/json",
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=module.app), base_url="http://r"
+    ) as c:
         first = await c.post("/botsvc", content=body, headers=headers)
         again = await c.post("/botsvc", content=body, headers=headers)
         forged = await c.post("/botsvc", content=body + b" ", headers=headers)
         stale_ts = str(int(time.time()) - 3600)
-        stale = await c.post("/botsvc", content=body, headers={**headers, "x-botsvc-timestamp": stale_ts,
-                                                               "x-botsvc-signature": sign("shh", stale_ts, body)})
+        stale = await c.post(
+            "/botsvc",
+            content=body,
+            headers={
+                **headers,
+                "x-botsvc-timestamp": stale_ts,
+                "x-botsvc-signature": sign("shh", stale_ts, body),
+            },
+        )
     assert first.json() == {"ok": True, "duplicate": False}
     assert again.json() == {"ok": True, "duplicate": True}
     assert forged.status_code == 401 and stale.status_code == 401

@@ -24,34 +24,48 @@ async def project(example_project: Path, embedder: Embedder) -> AsyncIterator[Pr
         yield load_project(example_project, embedder=embedder, http=http)
 
 
-def nlu(text: str, *ranking: tuple[str, float], ambiguous: bool = False, sentiment: float = 0.0) -> NluResult:
+def nlu(
+    text: str, *ranking: tuple[str, float], ambiguous: bool = False, sentiment: float = 0.0
+) -> NluResult:
     scores = tuple(IntentScore(n, c) for n, c in ranking)
-    return NluResult(text=text, intent=scores[0], ranking=scores, ambiguous=ambiguous, sentiment=sentiment)
+    return NluResult(
+        text=text, intent=scores[0], ranking=scores, ambiguous=ambiguous, sentiment=sentiment
+    )
 
 
-async def test_close_intents_get_a_did_you_mean_choice(project: Project, embedder: Embedder) -> None:
+async def test_close_intents_get_a_did_you_mean_choice(
+    project: Project, embedder: Embedder
+) -> None:
     text = "my order is wrong"
     out = await project.pipeline.run(
         nlu(text, ("check_order_status", 0.46), ("request_refund", 0.41), ambiguous=True),
-        embedder.encode([text])[0], DialogueState(), CTX)
+        embedder.encode([text])[0],
+        DialogueState(),
+        CTX,
+    )
     [message] = out.messages
     assert [b.payload for b in message.buttons] == ["/check_order_status", "/request_refund"]
     assert out.handoff is None and out.state.stack == []
 
 
-async def test_a_very_negative_message_hands_off_with_high_priority(project: Project, embedder: Embedder) -> None:
+async def test_a_very_negative_message_hands_off_with_high_priority(
+    project: Project, embedder: Embedder
+) -> None:
     text = "this is the worst service ever, I hate it"
-    out = await project.pipeline.run(nlu(text, ("faq", 0.7), sentiment=-0.85),
-                                     embedder.encode([text])[0], DialogueState(), CTX)
+    out = await project.pipeline.run(
+        nlu(text, ("faq", 0.7), sentiment=-0.85), embedder.encode([text])[0], DialogueState(), CTX
+    )
     assert out.handoff is not None
     assert (out.handoff.reason, out.handoff.priority) == ("negative_sentiment", "high")
 
 
 async def test_intent_below_the_project_floor_is_treated_as_not_understood(
-    project: Project, embedder: Embedder,
+    project: Project,
+    embedder: Embedder,
 ) -> None:
     text = "blorp"  # intent_min_confidence is 0.5 in flows/escalation.yml
-    out = await project.pipeline.run(nlu(text, ("request_refund", 0.45)),
-                                     embedder.encode([text])[0], DialogueState(), CTX)
+    out = await project.pipeline.run(
+        nlu(text, ("request_refund", 0.45)), embedder.encode([text])[0], DialogueState(), CTX
+    )
     assert out.handled_by == "fallback" and out.flow is None
     assert "intent_floor" in out.trace

@@ -28,13 +28,19 @@ def project(example_project: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def client(project: Path, embedder: Embedder, action_server: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(project_dir=project, admin_token="admin-token",  # type: ignore[arg-type]
-                        action_endpoint=action_server)
+async def client(
+    project: Path, embedder: Embedder, action_server: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(
+        project_dir=project,
+        admin_token="admin-token",  # type: ignore[arg-type]
+        action_endpoint=action_server,
+    )
     app = create_app(settings, embedder=embedder)
     async with LifespanManager(app) as m:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=m.app),
-                                     base_url="http://botsvc.test") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=m.app), base_url="http://botsvc.test"
+        ) as c:
             yield c
 
 
@@ -44,12 +50,17 @@ async def _say(c: httpx.AsyncClient, conv: str, text: str) -> dict:  # type: ign
     return r.json()  # type: ignore[no-any-return]
 
 
-async def test_a_changed_response_is_used_after_reload(client: httpx.AsyncClient, project: Path) -> None:
+async def test_a_changed_response_is_used_after_reload(
+    client: httpx.AsyncClient, project: Path
+) -> None:
     core = project / "flows" / "orders.yml"
     text = core.read_text()
     assert "What's your order number?" in text
-    core.write_text(text.replace("What's your order number?", "Which order number, please?")
-                    .replace("Could you give me your order number, please?", "Which order number, please?"))
+    core.write_text(
+        text.replace("What's your order number?", "Which order number, please?").replace(
+            "Could you give me your order number, please?", "Which order number, please?"
+        )
+    )
     r = await client.post("/admin/reload", headers=ADMIN)
     assert r.status_code == 200, r.text
     first = await _say(client, "r1", "I want a refund for my order")
@@ -57,10 +68,13 @@ async def test_a_changed_response_is_used_after_reload(client: httpx.AsyncClient
 
 
 async def test_a_broken_project_is_refused_and_the_old_one_keeps_running(
-    client: httpx.AsyncClient, project: Path,
+    client: httpx.AsyncClient,
+    project: Path,
 ) -> None:
     orders = project / "flows" / "orders.yml"
-    orders.write_text(orders.read_text().replace("action: utter_order_shipped", "action: utter_no_such_response"))
+    orders.write_text(
+        orders.read_text().replace("action: utter_order_shipped", "action: utter_no_such_response")
+    )
     r = await client.post("/admin/reload", headers=ADMIN)
     assert r.status_code == 422
     err = r.json()["error"]
@@ -71,7 +85,8 @@ async def test_a_broken_project_is_refused_and_the_old_one_keeps_running(
 
 
 async def test_a_conversation_whose_flow_vanished_gets_a_graceful_message(
-    client: httpx.AsyncClient, project: Path,
+    client: httpx.AsyncClient,
+    project: Path,
 ) -> None:
     started = await _say(client, "r3", "I want a refund for my order")
     assert started["flow"]["id"] == "request_refund"

@@ -30,7 +30,11 @@ def travelbot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh copy (shared by this module's tests), so that models/ and kb_index/ are never
     written into the repository."""
     project = tmp_path_factory.mktemp("second_bot") / "travelbot"
-    shutil.copytree(TRAVELBOT, project, ignore=shutil.ignore_patterns("__pycache__", "models", "kb_index", "var"))
+    shutil.copytree(
+        TRAVELBOT,
+        project,
+        ignore=shutil.ignore_patterns("__pycache__", "models", "kb_index", "var"),
+    )
     return project
 
 
@@ -39,8 +43,12 @@ def travel_actions(travelbot: Path) -> Iterator[str]:
     """RailGo's own rasa-sdk action server (travelbot/actions/), on a free port."""
     port = free_port()
     log = (travelbot / "actions.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
-                            cwd=travelbot, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
+        cwd=travelbot,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -50,10 +58,14 @@ def travel_actions(travelbot: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the RailGo action server did not start:\n"
-                                   + (travelbot / "actions.log").read_text(errors="replace"))
+                raise RuntimeError(
+                    "the RailGo action server did not start:\n"
+                    + (travelbot / "actions.log").read_text(errors="replace")
+                )
             time.sleep(0.2)
-        actions = {a["name"] for a in httpx.get(f"http://127.0.0.1:{port}/actions", timeout=5).json()}
+        actions = {
+            a["name"] for a in httpx.get(f"http://127.0.0.1:{port}/actions", timeout=5).json()
+        }
         assert actions == {"action_quote_fare", "action_cancel_booking"}
         yield f"http://127.0.0.1:{port}/webhook"
     finally:
@@ -84,10 +96,13 @@ def _prepare(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (project / "kb_index").is_dir() and any((project / "models").iterdir())
 
 
-def test_travelbot_runs_on_botsvc_unchanged(travelbot: Path, travel_actions: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_travelbot_runs_on_botsvc_unchanged(
+    travelbot: Path, travel_actions: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     _prepare(travelbot, capsys)
-    code, out = _run(["test", "--project", str(travelbot), "--action-endpoint", travel_actions], capsys)
+    code, out = _run(
+        ["test", "--project", str(travelbot), "--action-endpoint", travel_actions], capsys
+    )
     assert code == 0, out
     assert "11 passed, 0 failed" in out, out
     assert "0 failed" in out
@@ -110,7 +125,9 @@ conversations:
 """
 
 
-def test_slot_mappings_respect_entity_roles(travelbot: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_slot_mappings_respect_entity_roles(
+    travelbot: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Rasa's `from_entity` mapping with a `role` (the RailGo origin/destination slots).
 
     "to Munich" fills only the destination; "from Berlin to Munich" fills both slots at once.

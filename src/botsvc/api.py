@@ -18,7 +18,13 @@ import httpx
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from botsvc import schemas as s
@@ -48,20 +54,35 @@ class ApiError(BotError):
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.turns = Counter("botsvc_turns_total", "Customer messages by who handled them",
-                             ["handled_by"], registry=self.registry)
-        self.handoffs = Counter("botsvc_handoffs_total", "Handoffs by reason", ["reason"],
-                                registry=self.registry)
-        self.latency = Histogram("botsvc_turn_seconds", "Time to answer a customer message",
-                                 registry=self.registry,
-                                 buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5))
+        self.turns = Counter(
+            "botsvc_turns_total",
+            "Customer messages by who handled them",
+            ["handled_by"],
+            registry=self.registry,
+        )
+        self.handoffs = Counter(
+            "botsvc_handoffs_total", "Handoffs by reason", ["reason"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "botsvc_turn_seconds",
+            "Time to answer a customer message",
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+        )
 
 
 class State:
     """What the lifespan builds; routes reach it through dependencies."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, service: ChatService,
-                 dispatcher: Dispatcher | None, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        service: ChatService,
+        dispatcher: Dispatcher | None,
+        http: httpx.AsyncClient,
+    ) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.service, self.dispatcher, self.http = service, dispatcher, http
         self.metrics = Metrics()
@@ -84,7 +105,9 @@ def _bearer(request: Request) -> str | None:
 
 def _check_token(request: Request, expected: str | None, what: str) -> None:
     if expected is None:
-        raise ApiError(403, "forbidden", f"{what} endpoints are disabled: set BOTSVC_{what.upper()}_TOKEN")
+        raise ApiError(
+            403, "forbidden", f"{what} endpoints are disabled: set BOTSVC_{what.upper()}_TOKEN"
+        )
     given = _bearer(request)
     if given is None:
         raise ApiError(401, "unauthorized", f"missing 'Authorization: Bearer <{what} token>'")
@@ -98,7 +121,9 @@ def require_api_key(request: Request, st: StateDep) -> None:
         return
     given = _bearer(request)
     if given is None or not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
-        raise ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)")
+        raise ApiError(
+            401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)"
+        )
 
 
 def require_helpdesk(request: Request, st: StateDep) -> None:
@@ -129,24 +154,47 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
         await store.open()
         http = httpx.AsyncClient(follow_redirects=False)
         try:
-            project = await anyio.to_thread.run_sync(lambda: load_project(
-                settings.project_dir, embedder=enc, http=http,
-                action_endpoint=settings.action_endpoint, action_timeout_s=settings.action_timeout_s))
+            project = await anyio.to_thread.run_sync(
+                lambda: load_project(
+                    settings.project_dir,
+                    embedder=enc,
+                    http=http,
+                    action_endpoint=settings.action_endpoint,
+                    action_timeout_s=settings.action_timeout_s,
+                )
+            )
             dispatcher = None
             if settings.handoff_webhook_url:
-                secret = settings.handoff_secret.get_secret_value() if settings.handoff_secret else None
+                secret = (
+                    settings.handoff_secret.get_secret_value() if settings.handoff_secret else None
+                )
                 dispatcher = Dispatcher(
-                    store=store, http=http, url=settings.handoff_webhook_url, secret=secret,
+                    store=store,
+                    http=http,
+                    url=settings.handoff_webhook_url,
+                    secret=secret,
                     max_attempts=settings.delivery_max_attempts,
                     backoff_base_s=settings.delivery_backoff_base_s,
-                    backoff_cap_s=settings.delivery_backoff_cap_s, lease_s=settings.delivery_lease_s,
-                    timeout_s=settings.webhook_timeout_s, poll_s=settings.delivery_poll_s)
-            service = ChatService(store=store, embedder=enc, project=project,
-                                  public_url=settings.public_url,
-                                  queue_notice_after_s=settings.queue_notice_after_s, hours=hours,
-                                  on_outbox=dispatcher.notify if dispatcher else (lambda: None))
+                    backoff_cap_s=settings.delivery_backoff_cap_s,
+                    lease_s=settings.delivery_lease_s,
+                    timeout_s=settings.webhook_timeout_s,
+                    poll_s=settings.delivery_poll_s,
+                )
+            service = ChatService(
+                store=store,
+                embedder=enc,
+                project=project,
+                public_url=settings.public_url,
+                queue_notice_after_s=settings.queue_notice_after_s,
+                hours=hours,
+                on_outbox=dispatcher.notify if dispatcher else (lambda: None),
+            )
             app.state.botsvc = State(settings, store, enc, service, dispatcher, http)
-            task = asyncio.create_task(dispatcher.run_forever()) if (dispatcher and settings.run_dispatcher) else None
+            task = (
+                asyncio.create_task(dispatcher.run_forever())
+                if (dispatcher and settings.run_dispatcher)
+                else None
+            )
             try:
                 yield
             finally:
@@ -178,10 +226,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return _error(400, "malformed_json", "the request body is not valid JSON")
-        details = [{"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["msg"]} for e in errors]
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["msg"]} for e in errors
+        ]
         first = details[0] if details else {"field": "", "problem": "invalid"}
-        return _error(422, "invalid_request", f"{first['field'] or 'body'}: {first['problem']}",
-                      details=details)
+        return _error(
+            422,
+            "invalid_request",
+            f"{first['field'] or 'body'}: {first['problem']}",
+            details=details,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -202,8 +256,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProjectError)
     async def project_error(_: Request, exc: ProjectError) -> JSONResponse:
-        return _error(422, "invalid_project", f"{len(exc.problems)} problem(s); the running project stays",
-                      problems=[str(p) for p in exc.problems])
+        return _error(
+            422,
+            "invalid_project",
+            f"{len(exc.problems)} problem(s); the running project stays",
+            problems=[str(p) for p in exc.problems],
+        )
 
     @app.exception_handler(BotError)
     async def bot_error(_: Request, exc: BotError) -> JSONResponse:
@@ -218,8 +276,14 @@ def _turn_out(r: TurnResult) -> s.TurnOut:
 def _message_out(m: MessageRecord) -> s.TranscriptMessageOut:
     buttons = m.data.get("buttons")
     return s.TranscriptMessageOut(
-        seq=m.seq, role=m.role, text=m.text, turn_id=m.turn_id, at=iso(m.created_at),
-        buttons=[s.ButtonOut(**b) for b in buttons] if buttons else None, agent=m.data.get("agent"))
+        seq=m.seq,
+        role=m.role,
+        text=m.text,
+        turn_id=m.turn_id,
+        at=iso(m.created_at),
+        buttons=[s.ButtonOut(**b) for b in buttons] if buttons else None,
+        agent=m.data.get("agent"),
+    )
 
 
 def _handoff_out(h: Handoff) -> s.HandoffOut:
@@ -232,8 +296,12 @@ async def _post(st: State, conversation_id: str, body: s.MessageIn) -> TurnResul
     if body.customer is not None:
         c = body.customer
         customer = Customer(id=c.id, name=c.name, email=c.email, metadata=c.metadata)
-    result = await st.service.post_message(conversation_id, IncomingMessage(
-        text=body.text, customer=customer, channel=body.channel, metadata=body.metadata))
+    result = await st.service.post_message(
+        conversation_id,
+        IncomingMessage(
+            text=body.text, customer=customer, channel=body.channel, metadata=body.metadata
+        ),
+    )
     st.metrics.latency.observe(time.perf_counter() - started)
     st.metrics.turns.labels(result.handled_by).inc()
     if result.handoff is not None and result.handed_off_now:
@@ -254,19 +322,29 @@ def _add_conversation_routes(app: FastAPI) -> None:
         frame = conv.state.active
         c = conv.customer
         return s.ConversationOut(
-            conversation_id=conv.id, status=conv.status, channel=conv.channel,
+            conversation_id=conv.id,
+            status=conv.status,
+            channel=conv.channel,
             customer=s.CustomerIn(id=c.id, name=c.name, email=c.email, metadata=c.metadata),
-            slots=conv.state.slots, flow=s.FlowOut(id=frame.flow_id, step=frame.step_id) if frame else None,
+            slots=conv.state.slots,
+            flow=s.FlowOut(id=frame.flow_id, step=frame.step_id) if frame else None,
             handoff=_handoff_out(handoff) if handoff else None,
-            created_at=iso(conv.created_at), updated_at=iso(conv.updated_at),
-            messages=[_message_out(m) for m in messages])
+            created_at=iso(conv.created_at),
+            updated_at=iso(conv.updated_at),
+            messages=[_message_out(m) for m in messages],
+        )
 
     @app.get("/v1/conversations/{conversation_id}/events", dependencies=[ApiKey])
-    async def events(conversation_id: str, st: StateDep, after: Annotated[int, Query(ge=0)] = 0,
-                     timeout: Annotated[float, Query(ge=0, le=60)] = 25.0) -> s.EventsOut:
+    async def events(
+        conversation_id: str,
+        st: StateDep,
+        after: Annotated[int, Query(ge=0)] = 0,
+        timeout: Annotated[float, Query(ge=0, le=60)] = 25.0,
+    ) -> s.EventsOut:
         found = await st.service.wait_for_messages(conversation_id, after=after, timeout_s=timeout)
-        return s.EventsOut(messages=[_message_out(m) for m in found],
-                           next_after=found[-1].seq if found else after)
+        return s.EventsOut(
+            messages=[_message_out(m) for m in found], next_after=found[-1].seq if found else after
+        )
 
     @app.post("/v1/nlu/parse", dependencies=[ApiKey])
     async def parse(body: s.ParseIn, st: StateDep) -> dict[str, Any]:
@@ -277,14 +355,25 @@ def _add_conversation_routes(app: FastAPI) -> None:
     async def kb_search(body: s.KbSearchIn, st: StateDep) -> s.KbSearchOut:
         vector = await st.embedder.encode_one(body.query)
         hits = st.service.project.kb.search(body.query, vector, top_k=body.top_k)
-        return s.KbSearchOut(results=[s.KbResultOut(id=h.id, title=h.title, text=h.text, url=h.url,
-                                                    score=round(h.score, 4)) for h in hits])
+        return s.KbSearchOut(
+            results=[
+                s.KbResultOut(
+                    id=h.id, title=h.title, text=h.text, url=h.url, score=round(h.score, 4)
+                )
+                for h in hits
+            ]
+        )
 
     @app.post("/webhooks/rest/webhook", dependencies=[ApiKey])
     async def rest_webhook(body: s.RestIn, st: StateDep) -> list[dict[str, Any]]:
         """Rasa's REST channel: existing Rasa chat widgets work unchanged."""
-        result = await _post(st, body.sender, s.MessageIn(
-            text=body.message, channel=body.input_channel or "rest", metadata=body.metadata))
+        result = await _post(
+            st,
+            body.sender,
+            s.MessageIn(
+                text=body.message, channel=body.input_channel or "rest", metadata=body.metadata
+            ),
+        )
         out: list[dict[str, Any]] = []
         for m in result.messages:
             item: dict[str, Any] = {"recipient_id": body.sender, "text": m.text}
@@ -300,13 +389,18 @@ def _add_conversation_routes(app: FastAPI) -> None:
 
 def _add_agent_routes(app: FastAPI) -> None:
     @app.post("/v1/handoffs/{handoff_id}/messages", dependencies=[Helpdesk])
-    async def agent_message(handoff_id: str, body: s.AgentMessageIn, st: StateDep) -> s.TranscriptMessageOut:
-        saved = await st.service.agent_reply(handoff_id, text=body.text,
-                                             agent=body.agent.model_dump(exclude_none=True))
+    async def agent_message(
+        handoff_id: str, body: s.AgentMessageIn, st: StateDep
+    ) -> s.TranscriptMessageOut:
+        saved = await st.service.agent_reply(
+            handoff_id, text=body.text, agent=body.agent.model_dump(exclude_none=True)
+        )
         return _message_out(saved)
 
     @app.post("/v1/handoffs/{handoff_id}/resolve", dependencies=[Helpdesk])
-    async def resolve(handoff_id: str, st: StateDep, body: s.ResolveIn | None = None) -> s.HandoffOut:
+    async def resolve(
+        handoff_id: str, st: StateDep, body: s.ResolveIn | None = None
+    ) -> s.HandoffOut:
         return _handoff_out(await st.service.resolve(handoff_id, note=body.note if body else None))
 
     @app.get("/v1/handoffs", dependencies=[Helpdesk])
@@ -321,10 +415,17 @@ def _add_agent_routes(app: FastAPI) -> None:
 
 
 def _outbox_out(r: OutboxRow) -> s.OutboxRowOut:
-    return s.OutboxRowOut(id=r.id, event=r.event, conversation_id=r.conversation_id, status=r.status,
-                          attempts=r.attempts, next_attempt_at=iso(r.next_attempt_at),
-                          last_error=r.last_error, created_at=iso(r.created_at),
-                          delivered_at=iso(r.delivered_at) if r.delivered_at else None)
+    return s.OutboxRowOut(
+        id=r.id,
+        event=r.event,
+        conversation_id=r.conversation_id,
+        status=r.status,
+        attempts=r.attempts,
+        next_attempt_at=iso(r.next_attempt_at),
+        last_error=r.last_error,
+        created_at=iso(r.created_at),
+        delivered_at=iso(r.delivered_at) if r.delivered_at else None,
+    )
 
 
 def _add_ops_routes(app: FastAPI) -> None:
@@ -338,9 +439,16 @@ def _add_ops_routes(app: FastAPI) -> None:
         if st is None:
             return JSONResponse({"status": "starting"}, status_code=503)
         p = st.service.project
-        return JSONResponse({"status": "ready", "model": st.embedder.model_id,
-                             "intents": len(p.files.training.intents), "flows": len(p.spec.flows),
-                             "kb_threshold": p.kb.threshold, "loaded_at": iso(p.loaded_at)})
+        return JSONResponse(
+            {
+                "status": "ready",
+                "model": st.embedder.model_id,
+                "intents": len(p.files.training.intents),
+                "flows": len(p.spec.flows),
+                "kb_threshold": p.kb.threshold,
+                "loaded_at": iso(p.loaded_at),
+            }
+        )
 
     @app.get("/metrics")
     async def metrics(st: StateDep) -> Response:
@@ -351,19 +459,30 @@ def _add_ops_routes(app: FastAPI) -> None:
         """Loads the project again (retraining or rebuilding kb_index/ if stale); an invalid
         project is refused with every problem and the running one stays."""
         async with st.reload_lock:
-            await anyio.to_thread.run_sync(lambda: prepare_project(
-                st.settings.project_dir, st.embedder, progress=False))
-            project = await anyio.to_thread.run_sync(lambda: load_project(
-                st.settings.project_dir, embedder=st.embedder, http=st.http,
-                action_endpoint=st.settings.action_endpoint,
-                action_timeout_s=st.settings.action_timeout_s))
+            await anyio.to_thread.run_sync(
+                lambda: prepare_project(st.settings.project_dir, st.embedder, progress=False)
+            )
+            project = await anyio.to_thread.run_sync(
+                lambda: load_project(
+                    st.settings.project_dir,
+                    embedder=st.embedder,
+                    http=st.http,
+                    action_endpoint=st.settings.action_endpoint,
+                    action_timeout_s=st.settings.action_timeout_s,
+                )
+            )
             st.service.project = project
-        return {"status": "reloaded", "intents": len(project.files.training.intents),
-                "flows": len(project.spec.flows), "warnings": [str(w) for w in project.files.warnings]}
+        return {
+            "status": "reloaded",
+            "intents": len(project.files.training.intents),
+            "flows": len(project.spec.flows),
+            "warnings": [str(w) for w in project.files.warnings],
+        }
 
     @app.get("/admin/outbox", dependencies=[Admin])
-    async def outbox(st: StateDep, status: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[s.OutboxRowOut]:
+    async def outbox(
+        st: StateDep, status: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[s.OutboxRowOut]:
         if status not in (None, "pending", "in_flight", "retry", "delivered", "dead"):
             raise ApiError(422, "invalid_request", "unknown outbox status")
         return [_outbox_out(r) for r in await st.store.list_outbox(status=status, limit=limit)]  # type: ignore[arg-type]

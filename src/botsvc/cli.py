@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -25,7 +25,9 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(outbox_app, name="outbox")
 
-ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="folder with intents/, flows/, kb/")]
+ProjectOpt = Annotated[
+    Path, typer.Option("--project", "-p", help="folder with intents/, flows/, kb/")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 DEFAULT_PROJECT = Path(os.environ.get("BOTSVC_PROJECT_DIR", "."))
 
@@ -64,7 +66,9 @@ def validate(project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) ->
         files = check_project(project.resolve())
     except ProjectError as exc:
         if as_json:
-            typer.echo(json.dumps({"ok": False, "problems": [p.__dict__ for p in exc.problems]}, indent=2))
+            typer.echo(
+                json.dumps({"ok": False, "problems": [p.__dict__ for p in exc.problems]}, indent=2)
+            )
         else:
             for p in exc.problems:
                 typer.echo(str(p))
@@ -72,28 +76,38 @@ def validate(project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) ->
             typer.echo(f"{errors} error(s): the project is invalid.")
         raise Exit(1) from None
     if as_json:
-        typer.echo(json.dumps({"ok": True, "problems": [p.__dict__ for p in files.warnings]}, indent=2))
+        typer.echo(
+            json.dumps({"ok": True, "problems": [p.__dict__ for p in files.warnings]}, indent=2)
+        )
         return
     for w in files.warnings:
         typer.echo(str(w))
-    typer.echo(f"OK: {len(files.training.intents)} intents, {len(files.training.examples)} examples, "
-               f"{len(files.spec.flows)} flows, {len(files.spec.responses)} responses.")
+    typer.echo(
+        f"OK: {len(files.training.intents)} intents, {len(files.training.examples)} examples, "
+        f"{len(files.spec.flows)} flows, {len(files.spec.responses)} responses."
+    )
 
 
 @app.command()
-def train(project: ProjectOpt = DEFAULT_PROJECT,
-          force: Annotated[bool, typer.Option(help="retrain even if nothing changed")] = False) -> None:
+def train(
+    project: ProjectOpt = DEFAULT_PROJECT,
+    force: Annotated[bool, typer.Option(help="retrain even if nothing changed")] = False,
+) -> None:
     """Train the intent model (only when the training data or the embedding model changed)."""
     from botsvc.nlu.classifier import train_or_load
     from botsvc.project import check_project
 
     files = check_project(project.resolve())
     started = time.perf_counter()
-    model, trained = train_or_load(files.training, _embedder(project), project.resolve() / "models", force=force)
+    model, trained = train_or_load(
+        files.training, _embedder(project), project.resolve() / "models", force=force
+    )
     took = time.perf_counter() - started
     if trained:
-        typer.echo(f"trained intent model {model.key} ({len(model.intents)} intents, "
-                   f"threshold {model.threshold:.3f}) in {took:.1f}s")
+        typer.echo(
+            f"trained intent model {model.key} ({len(model.intents)} intents, "
+            f"threshold {model.threshold:.3f}) in {took:.1f}s"
+        )
     else:
         typer.echo(f"intent model {model.key} is up to date")
 
@@ -109,10 +123,13 @@ def kb_build(project: ProjectOpt = DEFAULT_PROJECT) -> None:
 
 
 @kb_app.command("search")
-def kb_search(query: str, project: ProjectOpt = DEFAULT_PROJECT,
-              top_k: Annotated[int, typer.Option("--top-k", "-k")] = 5,
-              mode: Annotated[str, typer.Option(help="hybrid | dense | lexical")] = "hybrid",
-              as_json: JsonOpt = False) -> None:
+def kb_search(
+    query: str,
+    project: ProjectOpt = DEFAULT_PROJECT,
+    top_k: Annotated[int, typer.Option("--top-k", "-k")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid | dense | lexical")] = "hybrid",
+    as_json: JsonOpt = False,
+) -> None:
     """Print the ranked hits for a query, with scores, and whether the KB would answer."""
     from botsvc.kb.retrieval import KnowledgeBase
 
@@ -124,20 +141,36 @@ def kb_search(query: str, project: ProjectOpt = DEFAULT_PROJECT,
     hits = kb.search(query, vector, top_k=top_k, mode=mode)  # type: ignore[arg-type]
     answer = kb.answer(query, vector)
     if as_json:
-        typer.echo(json.dumps({"results": [h.__dict__ for h in hits],
-                               "answer": None if answer is None else answer.text}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "results": [h.__dict__ for h in hits],
+                    "answer": None if answer is None else answer.text,
+                },
+                indent=2,
+            )
+        )
         return
     for i, h in enumerate(hits, 1):
-        typer.echo(f"{i:>2}. {h.score:.4f}  {h.title}" + (f" › {h.section}" if h.section else "")
-                   + f"  [{h.id}]" + (f"  {h.url}" if h.url else ""))
+        typer.echo(
+            f"{i:>2}. {h.score:.4f}  {h.title}"
+            + (f" › {h.section}" if h.section else "")
+            + f"  [{h.id}]"
+            + (f"  {h.url}" if h.url else "")
+        )
         typer.echo(f"      {h.text[:160]}")
-    typer.echo(f"answer (threshold {kb.threshold:.3f}): "
-               + ("declined, nothing fits" if answer is None else answer.text))
+    typer.echo(
+        f"answer (threshold {kb.threshold:.3f}): "
+        + ("declined, nothing fits" if answer is None else answer.text)
+    )
 
 
 @eval_app.command("intents")
-def eval_intents(test: Annotated[Path, typer.Option("--test", help="Rasa YAML or CSV text,label")],
-                 project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) -> None:
+def eval_intents(
+    test: Annotated[Path, typer.Option("--test", help="Rasa YAML or CSV text,label")],
+    project: ProjectOpt = DEFAULT_PROJECT,
+    as_json: JsonOpt = False,
+) -> None:
     """Accuracy, macro-F1, per-intent precision/recall, confusions, out-of-scope recall."""
     from botsvc.nlu.classifier import load_current
     from botsvc.nlu.entities import EntityExtractor
@@ -154,8 +187,11 @@ def eval_intents(test: Annotated[Path, typer.Option("--test", help="Rasa YAML or
 
 
 @eval_app.command("kb")
-def eval_kb(queries: Annotated[Path, typer.Option("--queries", help="JSONL query, relevant_ids")],
-            project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) -> None:
+def eval_kb(
+    queries: Annotated[Path, typer.Option("--queries", help="JSONL query, relevant_ids")],
+    project: ProjectOpt = DEFAULT_PROJECT,
+    as_json: JsonOpt = False,
+) -> None:
     """P@1, recall@5, MRR, nDCG@10 for dense, lexical and hybrid retrieval side by side."""
     from botsvc.kb.evaluate import evaluate_kb, format_kb_report, kb_report_as_dict
     from botsvc.kb.retrieval import KnowledgeBase
@@ -163,31 +199,46 @@ def eval_kb(queries: Annotated[Path, typer.Option("--queries", help="JSONL query
     embedder = _embedder(project)
     kb = KnowledgeBase.load(project.resolve() / "kb_index", model_id=embedder.model_id)
     report = evaluate_kb(kb, embedder, queries)
-    typer.echo(json.dumps(kb_report_as_dict(report), indent=2) if as_json else format_kb_report(report))
+    typer.echo(
+        json.dumps(kb_report_as_dict(report), indent=2) if as_json else format_kb_report(report)
+    )
 
 
 @app.command("test")
-def test_conversations(project: ProjectOpt = DEFAULT_PROJECT,
-                       select: Annotated[Optional[str], typer.Option("-k", help="only tests whose name contains this")] = None,
-                       action_endpoint: Annotated[Optional[str], typer.Option(help="action server URL (default: flows/ actions.endpoint)")] = None) -> None:
+def test_conversations(
+    project: ProjectOpt = DEFAULT_PROJECT,
+    select: Annotated[
+        str | None, typer.Option("-k", help="only tests whose name contains this")
+    ] = None,
+    action_endpoint: Annotated[
+        str | None, typer.Option(help="action server URL (default: flows/ actions.endpoint)")
+    ] = None,
+) -> None:
     """Run the conversation tests in tests/conversations/ through the real pipeline."""
     from botsvc.convrunner import run_project_tests
     from botsvc.flows.convtests import format_report
 
     settings = _settings(project)
-    reports = asyncio.run(run_project_tests(
-        settings.project_dir, embedder=_embedder(project),
-        action_endpoint=action_endpoint or settings.action_endpoint, select=select))
+    reports = asyncio.run(
+        run_project_tests(
+            settings.project_dir,
+            embedder=_embedder(project),
+            action_endpoint=action_endpoint or settings.action_endpoint,
+            select=select,
+        )
+    )
     typer.echo(format_report(reports))
     if not reports or not all(r.passed for r in reports):
         raise Exit(1)
 
 
 @app.command()
-def serve(project: ProjectOpt = DEFAULT_PROJECT,
-          host: Annotated[str, typer.Option()] = "127.0.0.1",
-          port: Annotated[int, typer.Option()] = 8000,
-          prepare: Annotated[bool, typer.Option(help="train and build kb_index/ first if stale")] = False) -> None:
+def serve(
+    project: ProjectOpt = DEFAULT_PROJECT,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    prepare: Annotated[bool, typer.Option(help="train and build kb_index/ first if stale")] = False,
+) -> None:
     """Serve the HTTP API. Refuses to start on an invalid project, and says why."""
     import uvicorn
 
@@ -206,8 +257,14 @@ def serve(project: ProjectOpt = DEFAULT_PROJECT,
             typer.echo(line)
     if not settings.api_keys:
         typer.echo("warning: BOTSVC_API_KEYS is unset: the API needs no key", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                loop="uvloop", http="httptools")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        loop="uvloop",
+        http="httptools",
+    )
 
 
 @app.command()
@@ -227,12 +284,18 @@ def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
         await store.open()
         secret = settings.handoff_secret.get_secret_value() if settings.handoff_secret else None
         async with httpx.AsyncClient() as http:
-            d = Dispatcher(store=store, http=http, url=str(settings.handoff_webhook_url), secret=secret,
-                           max_attempts=settings.delivery_max_attempts,
-                           backoff_base_s=settings.delivery_backoff_base_s,
-                           backoff_cap_s=settings.delivery_backoff_cap_s,
-                           lease_s=settings.delivery_lease_s, timeout_s=settings.webhook_timeout_s,
-                           poll_s=settings.delivery_poll_s)
+            d = Dispatcher(
+                store=store,
+                http=http,
+                url=str(settings.handoff_webhook_url),
+                secret=secret,
+                max_attempts=settings.delivery_max_attempts,
+                backoff_base_s=settings.delivery_backoff_base_s,
+                backoff_cap_s=settings.delivery_backoff_cap_s,
+                lease_s=settings.delivery_lease_s,
+                timeout_s=settings.webhook_timeout_s,
+                poll_s=settings.delivery_poll_s,
+            )
             typer.echo(f"dispatching to {settings.handoff_webhook_url} as {d.owner}")
             try:
                 await d.run_forever()
@@ -246,9 +309,14 @@ def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
 
 
 @outbox_app.command("list")
-def outbox_list(project: ProjectOpt = DEFAULT_PROJECT,
-                status: Annotated[Optional[str], typer.Option(help="pending|in_flight|retry|delivered|dead")] = None,
-                limit: int = 50, as_json: JsonOpt = False) -> None:
+def outbox_list(
+    project: ProjectOpt = DEFAULT_PROJECT,
+    status: Annotated[
+        str | None, typer.Option(help="pending|in_flight|retry|delivered|dead")
+    ] = None,
+    limit: int = 50,
+    as_json: JsonOpt = False,
+) -> None:
     """List outbox rows, newest first."""
     from botsvc.handoff import iso
     from botsvc.store import open_store
@@ -266,15 +334,21 @@ def outbox_list(project: ProjectOpt = DEFAULT_PROJECT,
         typer.echo(json.dumps([r.__dict__ for r in rows], indent=2, default=str))
         return
     for r in rows:
-        typer.echo(f"{r.id}  {r.status:<9} {r.event:<22} attempts={r.attempts} "
-                   f"conversation={r.conversation_id} next={iso(r.next_attempt_at)}"
-                   + (f"  error={r.last_error}" if r.last_error else ""))
+        typer.echo(
+            f"{r.id}  {r.status:<9} {r.event:<22} attempts={r.attempts} "
+            f"conversation={r.conversation_id} next={iso(r.next_attempt_at)}"
+            + (f"  error={r.last_error}" if r.last_error else "")
+        )
     typer.echo(f"{len(rows)} row(s)")
 
 
 @outbox_app.command("retry")
-def outbox_retry(ids: Annotated[Optional[list[str]], typer.Argument(help="delivery ids; none: all dead rows")] = None,
-                 project: ProjectOpt = DEFAULT_PROJECT) -> None:
+def outbox_retry(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="delivery ids; none: all dead rows")
+    ] = None,
+    project: ProjectOpt = DEFAULT_PROJECT,
+) -> None:
     """Put dead rows back in the queue."""
     from botsvc.store import open_store
 

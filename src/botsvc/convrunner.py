@@ -16,7 +16,10 @@ from botsvc.domain import Customer
 from botsvc.embedding import Embedder
 from botsvc.errors import ProjectError
 from botsvc.flows.convtests import (
-    ConversationReport, check_tests_against_spec, load_conversation_tests, run_conversation_tests,
+    ConversationReport,
+    check_tests_against_spec,
+    load_conversation_tests,
+    run_conversation_tests,
 )
 from botsvc.project import load_project
 from botsvc.service import ChatService, IncomingMessage, turn_response
@@ -24,13 +27,17 @@ from botsvc.store import open_store
 
 
 async def run_project_tests(
-    project_dir: Path, *, embedder: Embedder, action_endpoint: str | None = None,
+    project_dir: Path,
+    *,
+    embedder: Embedder,
+    action_endpoint: str | None = None,
     select: str | None = None,
 ) -> list[ConversationReport]:
     """Runs `tests/conversations/*.yml` of the project; ProjectError if they do not load."""
     project_http = httpx.AsyncClient()
-    project = load_project(project_dir, embedder=embedder, http=project_http,
-                           action_endpoint=action_endpoint)
+    project = load_project(
+        project_dir, embedder=embedder, http=project_http, action_endpoint=action_endpoint
+    )
     tests = load_conversation_tests(project_dir / "tests" / "conversations")
     if problems := check_tests_against_spec(tests, project.spec):
         raise ProjectError(problems)
@@ -39,13 +46,24 @@ async def run_project_tests(
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"sqlite+aiosqlite:///{Path(tmp) / 'convtests.db'}")
         await store.open()
-        service = ChatService(store=store, embedder=embedder, project=project,
-                              public_url="http://botsvc.test")
+        service = ChatService(
+            store=store, embedder=embedder, project=project, public_url="http://botsvc.test"
+        )
 
-        async def send(conversation_id: str, text: str, *, customer: Customer, channel: str,
-                       metadata: Mapping[str, Any]) -> Mapping[str, Any]:
-            result = await service.post_message(conversation_id, IncomingMessage(
-                text=text, customer=customer, channel=channel, metadata=dict(metadata)))
+        async def send(
+            conversation_id: str,
+            text: str,
+            *,
+            customer: Customer,
+            channel: str,
+            metadata: Mapping[str, Any],
+        ) -> Mapping[str, Any]:
+            result = await service.post_message(
+                conversation_id,
+                IncomingMessage(
+                    text=text, customer=customer, channel=channel, metadata=dict(metadata)
+                ),
+            )
             out = turn_response(result)
             out["slots"] = (await store.get_conversation(conversation_id)).state.slots
             return out

@@ -31,8 +31,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, *,
-           tolerance_s: float = 300.0, now: float | None = None) -> bool:
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance_s: float = 300.0,
+    now: float | None = None,
+) -> bool:
     """What a receiver does: constant-time compare, and refuse stale timestamps (replays)."""
     try:
         age = abs((now if now is not None else time.time()) - int(timestamp))
@@ -66,13 +73,27 @@ def _retry_after(response: httpx.Response, now: float) -> float | None:
 
 class Dispatcher:
     def __init__(
-        self, *, store: Store, http: httpx.AsyncClient, url: str, secret: str | None,
-        max_attempts: int = 8, backoff_base_s: float = 2.0, backoff_cap_s: float = 600.0,
-        lease_s: float = 30.0, timeout_s: float = 5.0, poll_s: float = 1.0,
-        now: Callable[[], float] = time.time, rng: random.Random | None = None,
+        self,
+        *,
+        store: Store,
+        http: httpx.AsyncClient,
+        url: str,
+        secret: str | None,
+        max_attempts: int = 8,
+        backoff_base_s: float = 2.0,
+        backoff_cap_s: float = 600.0,
+        lease_s: float = 30.0,
+        timeout_s: float = 5.0,
+        poll_s: float = 1.0,
+        now: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
     ) -> None:
         self.store, self.http, self.url, self.secret = store, http, url, secret
-        self.max_attempts, self.backoff_base_s, self.backoff_cap_s = max_attempts, backoff_base_s, backoff_cap_s
+        self.max_attempts, self.backoff_base_s, self.backoff_cap_s = (
+            max_attempts,
+            backoff_base_s,
+            backoff_cap_s,
+        )
         self.lease_s, self.timeout, self.poll_s = lease_s, httpx.Timeout(timeout_s), poll_s
         self.now, self.rng = now, rng or random.Random()
         self.owner = f"dispatcher-{uuid.uuid4().hex[:12]}"
@@ -84,8 +105,9 @@ class Dispatcher:
 
     async def run_once(self, *, limit: int = 20) -> int:
         """Claims and sends one batch; returns how many rows were claimed."""
-        rows = await self.store.claim_outbox(owner=self.owner, now=self.now(),
-                                             lease_s=self.lease_s, limit=limit)
+        rows = await self.store.claim_outbox(
+            owner=self.owner, now=self.now(), lease_s=self.lease_s, limit=limit
+        )
         # rows of one batch belong to different conversations (the claim keeps order), so they
         # can be sent side by side
         await asyncio.gather(*(self._deliver(row) for row in rows))
@@ -129,8 +151,9 @@ class Dispatcher:
         if self.secret:
             headers["X-Botsvc-Signature"] = sign(self.secret, timestamp, body)
         try:
-            response = await self.http.post(self.url, content=body, headers=headers,
-                                            timeout=self.timeout)
+            response = await self.http.post(
+                self.url, content=body, headers=headers, timeout=self.timeout
+            )
         except httpx.TimeoutException as exc:
             raise WebhookUnreachable(f"timeout after {self.timeout.read}s") from exc
         except httpx.HTTPError as exc:
@@ -140,13 +163,17 @@ class Dispatcher:
 
     async def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
         if row.attempts >= self.max_attempts:
-            log.error("dead letter %s %s after %d attempts: %s", row.event, row.id, row.attempts, exc)
+            log.error(
+                "dead letter %s %s after %d attempts: %s", row.event, row.id, row.attempts, exc
+            )
             await self.store.mark_failed(row.id, owner=self.owner, error=str(exc), retry_at=None)
             return
-        delay = backoff_delay(row.attempts, base_s=self.backoff_base_s, cap_s=self.backoff_cap_s,
-                              rng=self.rng)
+        delay = backoff_delay(
+            row.attempts, base_s=self.backoff_base_s, cap_s=self.backoff_cap_s, rng=self.rng
+        )
         if isinstance(exc, WebhookRejected) and exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, self.backoff_cap_s))
         log.warning("delivery %s %s failed (%s); retry in %.1fs", row.event, row.id, exc, delay)
-        await self.store.mark_failed(row.id, owner=self.owner, error=str(exc),
-                                     retry_at=self.now() + delay)
+        await self.store.mark_failed(
+            row.id, owner=self.owner, error=str(exc), retry_at=self.now() + delay
+        )

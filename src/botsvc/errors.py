@@ -1,16 +1,16 @@
 """The exception tree of botsvc. Foreign exceptions are re-raised as one of these.
 
-    BotError
-     ├── ConfigError             bad settings, missing model or index
-     ├── ProjectError            invalid project files; carries every Problem (file:line)
-     ├── ModelNotTrainedError    no intent model artefact for the current training data
-     ├── StoreError
-     │    ├── NotFound           unknown conversation, handoff or outbox row
-     │    └── Conflict           a conversation is busy, a handoff is not open, ...
-     ├── DeliveryError
-     │    ├── WebhookRejected    the receiver answered with a non-2xx status
-     │    └── WebhookUnreachable connection refused, timeout, DNS
-     └── ActionServerError       a custom action failed, timed out or answered garbage
+BotError
+ ├── ConfigError             bad settings, missing model or index
+ ├── ProjectError            invalid project files; carries every Problem (file:line)
+ ├── ModelNotTrainedError    no intent model artefact for the current training data
+ ├── StoreError
+ │    ├── NotFound           unknown conversation, handoff or outbox row
+ │    └── Conflict           a conversation is busy, a handoff is not open, ...
+ ├── DeliveryError
+ │    ├── WebhookRejected    the receiver answered with a non-2xx status
+ │    └── WebhookUnreachable connection refused, timeout, DNS
+ └── ActionServerError       a custom action failed, timed out or answered garbage
 """
 
 from __future__ import annotations

@@ -69,7 +69,10 @@ def raise_priority(a: Priority, b: Priority) -> Priority:
 
 
 def apply_metadata_rules(
-    request: HandoffRequest, *, rules: EscalationRules, slots: Mapping[str, Any],
+    request: HandoffRequest,
+    *,
+    rules: EscalationRules,
+    slots: Mapping[str, Any],
     context: Mapping[str, Any],
 ) -> tuple[HandoffRequest, list[str]]:
     """Raises the priority by rules on the customer (e.g. plan: enterprise → high)."""
@@ -84,11 +87,17 @@ def apply_metadata_rules(
     return HandoffRequest(request.reason, priority, request.detail), matched
 
 
-def condition_context(customer: Customer, channel: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+def condition_context(
+    customer: Customer, channel: str, metadata: Mapping[str, Any]
+) -> dict[str, Any]:
     """What `context.*` means in conditions."""
     return {
-        "customer": {"id": customer.id, "name": customer.name, "email": customer.email,
-                     "metadata": dict(customer.metadata)},
+        "customer": {
+            "id": customer.id,
+            "name": customer.name,
+            "email": customer.email,
+            "metadata": dict(customer.metadata),
+        },
         "channel": channel,
         "metadata": dict(metadata),
     }

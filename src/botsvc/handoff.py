@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from botsvc.domain import Customer, Priority
-from botsvc.store import Conversation, Handoff, MessageRecord, TurnRecord
+from botsvc.store import Conversation, MessageRecord, TurnRecord
 
 SCHEMA_VERSION = "1.0"
 
@@ -41,7 +41,9 @@ class TurnTrace(BaseModel):
 
 
 class TranscriptEntry(BaseModel):
-    seq: int | None = Field(description="position in the store; null for messages of the turn being written")
+    seq: int | None = Field(
+        description="position in the store; null for messages of the turn being written"
+    )
     role: Literal["customer", "bot", "agent", "system"]
     text: str
     at: str
@@ -134,26 +136,44 @@ def transcript(messages: list[MessageRecord], turns: list[TurnRecord]) -> list[T
         trace = None
         if m.role == "customer" and m.turn_id in by_turn:
             trace = turn_trace(by_turn[m.turn_id])
-        out.append(TranscriptEntry(seq=m.seq, role=m.role, text=m.text, at=iso(m.created_at),
-                                   turn_id=m.turn_id, trace=trace))
+        out.append(
+            TranscriptEntry(
+                seq=m.seq,
+                role=m.role,
+                text=m.text,
+                at=iso(m.created_at),
+                turn_id=m.turn_id,
+                trace=trace,
+            )
+        )
     return out
 
 
 def turn_trace(t: TurnRecord) -> TurnTrace:
     nlu = t.trace.get("nlu", {})
     return TurnTrace(
-        intent=nlu.get("intent"), entities=nlu.get("entities", []), sentiment=nlu.get("sentiment"),
-        kb_hits=t.trace.get("kb", {}).get("hits", []), handled_by=t.handled_by,
-        decision=t.trace.get("decision"), flow=t.trace.get("flow_position"),
+        intent=nlu.get("intent"),
+        entities=nlu.get("entities", []),
+        sentiment=nlu.get("sentiment"),
+        kb_hits=t.trace.get("kb", {}).get("hits", []),
+        handled_by=t.handled_by,
+        decision=t.trace.get("decision"),
+        flow=t.trace.get("flow_position"),
     )
 
 
-SMALL_TALK = frozenset({"greet", "goodbye", "affirm", "deny", "thank_you", "bot_challenge",
-                        "nlu_fallback"})
+SMALL_TALK = frozenset(
+    {"greet", "goodbye", "affirm", "deny", "thank_you", "bot_challenge", "nlu_fallback"}
+)
 
 
-def summarise(conv: Conversation, entries: list[TranscriptEntry], reason: str, *,
-              human_intents: frozenset[str] = frozenset()) -> Summary:
+def summarise(
+    conv: Conversation,
+    entries: list[TranscriptEntry],
+    reason: str,
+    *,
+    human_intents: frozenset[str] = frozenset(),
+) -> Summary:
     said = [e for e in entries if e.role == "customer"]
     skip = SMALL_TALK | human_intents
 
@@ -164,15 +184,26 @@ def summarise(conv: Conversation, entries: list[TranscriptEntry], reason: str, *
     asked = next((e for e in said if intent_of(e) not in skip and intent_of(e) is not None), None)
     wants = asked.text if asked else (said[-1].text if said else "")
     intent = intent_of(asked) if asked else None
-    tried = [f"{e.trace.handled_by}: {e.trace.decision}" for e in said
-             if e.trace and e.trace.decision]
+    tried = [
+        f"{e.trace.handled_by}: {e.trace.decision}" for e in said if e.trace and e.trace.decision
+    ]
     trend = [round(x, 2) for x in conv.state.sentiments[-10:]]
-    mood = "negative" if trend and sum(trend[-3:]) / len(trend[-3:]) < -0.2 else "neutral or positive"
+    mood = (
+        "negative" if trend and sum(trend[-3:]) / len(trend[-3:]) < -0.2 else "neutral or positive"
+    )
     slots = {k: v for k, v in conv.state.slots.items() if v is not None}
-    text = (f"Customer {conv.customer.name or conv.customer.id} ({conv.channel}) was handed over "
-            f"because: {reason}. They wrote: \"{wants}\". "
-            + (f"Detected intent: {intent}. " if intent else "")
-            + (f"Known details: {', '.join(f'{k}={v}' for k, v in slots.items())}. " if slots else "")
-            + f"Mood: {mood}.")
-    return Summary(customer_wants=wants, intent=intent, slots=slots, bot_tried=tried[-5:],
-                   sentiment_trend=trend, text=text)
+    text = (
+        f"Customer {conv.customer.name or conv.customer.id} ({conv.channel}) was handed over "
+        f'because: {reason}. They wrote: "{wants}". '
+        + (f"Detected intent: {intent}. " if intent else "")
+        + (f"Known details: {', '.join(f'{k}={v}' for k, v in slots.items())}. " if slots else "")
+        + f"Mood: {mood}."
+    )
+    return Summary(
+        customer_wants=wants,
+        intent=intent,
+        slots=slots,
+        bot_tried=tried[-5:],
+        sentiment_trend=trend,
+        text=text,
+    )

@@ -12,7 +12,9 @@ from botsvc.errors import ConfigError
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _SPEC = re.compile(
     r"^\s*(?P<d1>[a-z]{3})(?:\s*-\s*(?P<d2>[a-z]{3}))?\s+(?P<h1>\d{1,2}):(?P<m1>\d\d)\s*-\s*"
-    r"(?P<h2>\d{1,2}):(?P<m2>\d\d)(?:\s+(?P<tz>\S+))?\s*$", re.I)
+    r"(?P<h2>\d{1,2}):(?P<m2>\d\d)(?:\s+(?P<tz>\S+))?\s*$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,9 @@ class BusinessHours:
             return None
         m = _SPEC.match(spec)
         if not m or m["d1"].lower() not in _DAYS or (m["d2"] and m["d2"].lower() not in _DAYS):
-            raise ConfigError(f"business hours {spec!r}: write them like 'Mon-Fri 08:00-20:00 Europe/Berlin'")
+            raise ConfigError(
+                f"business hours {spec!r}: write them like 'Mon-Fri 08:00-20:00 Europe/Berlin'"
+            )
         first = _DAYS.index(m["d1"].lower())
         last = _DAYS.index(m["d2"].lower()) if m["d2"] else first
         days = frozenset((first + i) % 7 for i in range((last - first) % 7 + 1))

@@ -13,8 +13,18 @@ from typing import Any
 
 from botsvc import escalation
 from botsvc.domain import (
-    FALLBACK_INTENT, BotMessage, Button, DialogueState, FlowPosition, HandledBy, HandoffRequest, IntentScore,
-    KbAnswer, KbHit, NluResult, Vector,
+    FALLBACK_INTENT,
+    BotMessage,
+    Button,
+    DialogueState,
+    FlowPosition,
+    HandledBy,
+    HandoffRequest,
+    IntentScore,
+    KbAnswer,
+    KbHit,
+    NluResult,
+    Vector,
 )
 from botsvc.flows.engine import FlowEngine, FlowResult, TurnContext
 from botsvc.flows.spec import FlowSpec
@@ -26,7 +36,7 @@ RECENT_TEXTS = 5
 DEFAULT_TEXTS = {
     "utter_default": "Sorry, I didn't quite get that. Could you say it in other words?",
     "utter_handoff": "I'm connecting you with a member of our team. They'll see everything we've "
-                     "discussed, so you won't have to repeat yourself.",
+    "discussed, so you won't have to repeat yourself.",
     "utter_did_you_mean": "Just to be sure, did you mean one of these?",
 }
 
@@ -49,8 +59,9 @@ class Pipeline:
     def __init__(self, *, spec: FlowSpec, engine: FlowEngine, kb: KnowledgeBase, say: Say) -> None:
         self.spec, self.engine, self.kb, self.say = spec, engine, kb, say
 
-    async def run(self, nlu: NluResult, vector: Vector, state: DialogueState,
-                  ctx: TurnContext) -> Outcome:
+    async def run(
+        self, nlu: NluResult, vector: Vector, state: DialogueState, ctx: TurnContext
+    ) -> Outcome:
         rules = self.spec.escalation
         trace: dict[str, Any] = {}
         earlier = list(state.recent_texts)
@@ -64,13 +75,20 @@ class Pipeline:
             return self._handoff(ask, nlu, state, ctx, trace, flow=None)
 
         started = time.perf_counter()
-        if state.active is None and nlu.ambiguous and (choice := self._did_you_mean(nlu, state, ctx)):
+        if (
+            state.active is None
+            and nlu.ambiguous
+            and (choice := self._did_you_mean(nlu, state, ctx))
+        ):
             trace["decision"] = "ambiguous intents: offered a choice"
             return choice
 
         result = await self.engine.handle(nlu, state, ctx)
-        trace["flow"] = {"status": result.status, "events": list(result.trace),
-                         "ms": round((time.perf_counter() - started) * 1000, 2)}
+        trace["flow"] = {
+            "status": result.status,
+            "events": list(result.trace),
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        }
         state = result.state
 
         if result.status == "handled":
@@ -80,19 +98,43 @@ class Pipeline:
         if result.status == "digression":
             if answer is not None:
                 trace["decision"] = "digression answered from the knowledge base; flow resumes"
-                return Outcome("kb", (BotMessage(answer.text),) + result.reprompt, nlu.intent,
-                               result.position, answer.sources, None, state, trace)
+                return Outcome(
+                    "kb",
+                    (BotMessage(answer.text),) + result.reprompt,
+                    nlu.intent,
+                    result.position,
+                    answer.sources,
+                    None,
+                    state,
+                    trace,
+                )
             trace["decision"] = "digression the knowledge base could not answer; asked again"
-            return Outcome("flow", self.say("utter_default", state, nlu, ctx) + result.reprompt,
-                           nlu.intent, result.position, (), None, state, trace)
+            return Outcome(
+                "flow",
+                self.say("utter_default", state, nlu, ctx) + result.reprompt,
+                nlu.intent,
+                result.position,
+                (),
+                None,
+                state,
+                trace,
+            )
 
         if (upset := escalation.frustration(nlu, earlier, rules)) is not None:
             return self._handoff(upset, nlu, state, ctx, trace, flow=None)
         if answer is not None:
             state.consecutive_fallbacks = 0
             trace["decision"] = f"answered from the knowledge base (score {answer.score:.3f})"
-            return Outcome("kb", (BotMessage(answer.text),), nlu.intent, None, answer.sources,
-                           None, state, trace)
+            return Outcome(
+                "kb",
+                (BotMessage(answer.text),),
+                nlu.intent,
+                None,
+                answer.sources,
+                None,
+                state,
+                trace,
+            )
         return self._fallback(nlu, state, ctx, trace)
 
     def _apply_intent_floor(self, nlu: NluResult, trace: dict[str, Any]) -> NluResult:
@@ -103,13 +145,28 @@ class Pipeline:
         trace["intent_floor"] = f"{nlu.intent.name} {nlu.intent.confidence:.2f} < {floor}"
         return replace(nlu, intent=IntentScore(FALLBACK_INTENT, nlu.intent.confidence))
 
-    def _after_flow(self, result: FlowResult, nlu: NluResult, state: DialogueState,
-                    ctx: TurnContext, trace: dict[str, Any], earlier: list[str]) -> Outcome:
+    def _after_flow(
+        self,
+        result: FlowResult,
+        nlu: NluResult,
+        state: DialogueState,
+        ctx: TurnContext,
+        trace: dict[str, Any],
+        earlier: list[str],
+    ) -> Outcome:
         state.consecutive_fallbacks = 0
         if result.handoff is not None:
             out = self._handoff(result.handoff, nlu, state, ctx, trace, flow=result.position)
-            return Outcome(out.handled_by, result.messages + out.messages, out.intent,
-                           result.position, (), out.handoff, out.state, out.trace)
+            return Outcome(
+                out.handled_by,
+                result.messages + out.messages,
+                out.intent,
+                result.position,
+                (),
+                out.handoff,
+                out.state,
+                out.trace,
+            )
         if (upset := escalation.frustration(nlu, [], self.spec.escalation)) is not None:
             out = self._handoff(upset, nlu, state, ctx, trace, flow=result.position)
             return out
@@ -131,45 +188,87 @@ class Pipeline:
             return None
         return answer
 
-    def _fallback(self, nlu: NluResult, state: DialogueState, ctx: TurnContext,
-                  trace: dict[str, Any]) -> Outcome:
+    def _fallback(
+        self, nlu: NluResult, state: DialogueState, ctx: TurnContext, trace: dict[str, Any]
+    ) -> Outcome:
         state.consecutive_fallbacks += 1
         limit = self.spec.escalation.max_consecutive_fallbacks
         if state.consecutive_fallbacks >= limit:
-            ask = HandoffRequest("low_confidence", "normal",
-                                 f"{state.consecutive_fallbacks} messages in a row not understood")
+            ask = HandoffRequest(
+                "low_confidence",
+                "normal",
+                f"{state.consecutive_fallbacks} messages in a row not understood",
+            )
             return self._handoff(ask, nlu, state, ctx, trace, flow=None)
-        trace["decision"] = (f"fallback {state.consecutive_fallbacks} of {limit}: no flow, "
-                             "knowledge base declined")
-        return Outcome("fallback", self.say("utter_default", state, nlu, ctx), nlu.intent, None,
-                       (), None, state, trace)
+        trace["decision"] = (
+            f"fallback {state.consecutive_fallbacks} of {limit}: no flow, knowledge base declined"
+        )
+        return Outcome(
+            "fallback",
+            self.say("utter_default", state, nlu, ctx),
+            nlu.intent,
+            None,
+            (),
+            None,
+            state,
+            trace,
+        )
 
-    def _handoff(self, ask: HandoffRequest, nlu: NluResult, state: DialogueState,
-                 ctx: TurnContext, trace: dict[str, Any], *, flow: FlowPosition | None) -> Outcome:
+    def _handoff(
+        self,
+        ask: HandoffRequest,
+        nlu: NluResult,
+        state: DialogueState,
+        ctx: TurnContext,
+        trace: dict[str, Any],
+        *,
+        flow: FlowPosition | None,
+    ) -> Outcome:
         ask, matched = escalation.apply_metadata_rules(
-            ask, rules=self.spec.escalation, slots=state.slots,
+            ask,
+            rules=self.spec.escalation,
+            slots=state.slots,
             context=escalation.condition_context(ctx.customer, ctx.channel, ctx.metadata),
         )
         trace["decision"] = f"handoff: {ask.reason} ({ask.detail})".replace(" ()", "")
         if matched:
             trace["priority_rules"] = matched
         state.consecutive_fallbacks = 0
-        return Outcome("human", self.say("utter_handoff", state, nlu, ctx), nlu.intent, flow, (),
-                       ask, state, trace)
+        return Outcome(
+            "human",
+            self.say("utter_handoff", state, nlu, ctx),
+            nlu.intent,
+            flow,
+            (),
+            ask,
+            state,
+            trace,
+        )
 
-    def _did_you_mean(self, nlu: NluResult, state: DialogueState,
-                      ctx: TurnContext) -> Outcome | None:
+    def _did_you_mean(
+        self, nlu: NluResult, state: DialogueState, ctx: TurnContext
+    ) -> Outcome | None:
         """The top two intents are close: offer both (as buttons) instead of guessing."""
         flows_by_intent = {t.intent: f for f in self.spec.flows.values() for t in f.triggers}
         top = [s for s in nlu.ranking[:2] if s.name in flows_by_intent]
         if len(top) < 2:
             return None
         buttons = tuple(
-            Button(title=flows_by_intent[s.name].name or flows_by_intent[s.name].description,
-                   payload=f"/{s.name}")
+            Button(
+                title=flows_by_intent[s.name].name or flows_by_intent[s.name].description,
+                payload=f"/{s.name}",
+            )
             for s in top
         )
         question = self.say("utter_did_you_mean", state, nlu, ctx)
         first = question[0] if question else BotMessage(DEFAULT_TEXTS["utter_did_you_mean"])
-        return Outcome("fallback", (BotMessage(first.text, buttons),), nlu.intent, None, (), None,
-                       state, {"decision": "ambiguous intents: offered a choice"})
+        return Outcome(
+            "fallback",
+            (BotMessage(first.text, buttons),),
+            nlu.intent,
+            None,
+            (),
+            None,
+            state,
+            {"decision": "ambiguous intents: offered a choice"},
+        )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from botsvc.domain import BotMessage, Customer, DialogueState, NluResult, IntentScore
+from botsvc.domain import BotMessage, Customer, DialogueState, IntentScore, NluResult
 from botsvc.embedding import Embedder
 from botsvc.errors import ConfigError, Problem, ProjectError
 from botsvc.flows.actions import ActionClient
@@ -45,7 +45,11 @@ def check_project(project_dir: Path) -> ProjectFiles:
     intents_dir, flows_dir = project_dir / "intents", project_dir / "flows"
     for folder in (intents_dir, flows_dir):
         if not folder.is_dir():
-            problems.append(Problem(str(folder), None, f"missing folder {folder.name}/ (see README: project layout)"))
+            problems.append(
+                Problem(
+                    str(folder), None, f"missing folder {folder.name}/ (see README: project layout)"
+                )
+            )
     if problems:
         raise ProjectError(problems)
     try:
@@ -79,9 +83,13 @@ def _relative(problems: list[Problem], project_dir: Path) -> list[Problem]:
 def _cross_check(training: TrainingData, spec: FlowSpec) -> list[Problem]:
     known = set(training.intents)
     return [
-        Problem(str(spec.source_of("escalation")), None,
-                f"escalation.human_request_intents names intent {name!r}, which intents/ does not define")
-        for name in spec.escalation.human_request_intents if name not in known
+        Problem(
+            str(spec.source_of("escalation")),
+            None,
+            f"escalation.human_request_intents names intent {name!r}, which intents/ does not define",
+        )
+        for name in spec.escalation.human_request_intents
+        if name not in known
     ]
 
 
@@ -99,18 +107,22 @@ class Project:
     def spec(self) -> FlowSpec:
         return self.files.spec
 
-    def say_named(self, name: str, state: DialogueState, text: str,
-                  customer: Customer) -> tuple[BotMessage, ...]:
+    def say_named(
+        self, name: str, state: DialogueState, text: str, customer: Customer
+    ) -> tuple[BotMessage, ...]:
         nlu = NluResult(text=text, intent=IntentScore("", 0.0), ranking=())
         ctx = TurnContext(conversation_id="", customer=customer, channel="", metadata={})
         return _say(self.spec)(name, state, nlu, ctx)
 
 
 def _say(spec: FlowSpec):  # type: ignore[no-untyped-def]
-    def say(name: str, state: DialogueState, nlu: NluResult, ctx: TurnContext) -> tuple[BotMessage, ...]:
+    def say(
+        name: str, state: DialogueState, nlu: NluResult, ctx: TurnContext
+    ) -> tuple[BotMessage, ...]:
         if name in spec.responses:
-            return render_response(spec, name, slots=state.slots, customer=ctx.customer,
-                                   sentiment=nlu.sentiment)
+            return render_response(
+                spec, name, slots=state.slots, customer=ctx.customer, sentiment=nlu.sentiment
+            )
         text = DEFAULT_TEXTS.get(name)
         return (BotMessage(text),) if text else ()
 
@@ -132,8 +144,14 @@ def prepare_project(project_dir: Path, embedder: Embedder, *, progress: bool = T
     return done
 
 
-def load_project(project_dir: Path, *, embedder: Embedder, http: httpx.AsyncClient,
-                 action_endpoint: str | None = None, action_timeout_s: float = 5.0) -> Project:
+def load_project(
+    project_dir: Path,
+    *,
+    embedder: Embedder,
+    http: httpx.AsyncClient,
+    action_endpoint: str | None = None,
+    action_timeout_s: float = 5.0,
+) -> Project:
     """Everything the pipeline needs, loaded; ConfigError when the model or index is missing."""
     files = check_project(project_dir)
     model = load_current(files.training, embedder.model_id, project_dir / "models")
@@ -146,5 +164,11 @@ def load_project(project_dir: Path, *, embedder: Embedder, http: httpx.AsyncClie
     return Project(project_dir, files, parser, engine, kb, pipeline, time.time())
 
 
-__all__ = ["Project", "ProjectFiles", "check_project", "load_project", "prepare_project",
-           "ConfigError"]
+__all__ = [
+    "Project",
+    "ProjectFiles",
+    "check_project",
+    "load_project",
+    "prepare_project",
+    "ConfigError",
+]

@@ -17,16 +17,28 @@ pytestmark = pytest.mark.anyio
 ALICE = Customer(id="cust-1", name="Alice", email="alice@example.com", metadata={"plan": "plus"})
 
 
-def _turn_write(conv: str, owner: str, *, text: str = "hi", outbox: tuple[OutboxEvent, ...] = (),
-                handoff: Handoff | None = None) -> TurnWrite:
+def _turn_write(
+    conv: str,
+    owner: str,
+    *,
+    text: str = "hi",
+    outbox: tuple[OutboxEvent, ...] = (),
+    handoff: Handoff | None = None,
+) -> TurnWrite:
     turn_id = uuid.uuid4().hex
-    state = DialogueState(slots={"order_id": "NW-123456"}, stack=[FlowFrame(flow_id="request_refund")])
+    state = DialogueState(
+        slots={"order_id": "NW-123456"}, stack=[FlowFrame(flow_id="request_refund")]
+    )
     return TurnWrite(
-        conversation_id=conv, lock_owner=owner,
+        conversation_id=conv,
+        lock_owner=owner,
         turn=TurnRecord(turn_id, conv, text, "flow", {"nlu": {"intent": "greet"}}, time.time()),
         messages=(NewMessage("customer", text), NewMessage("bot", "Hello!", {"buttons": []})),
-        state=state, status="human" if handoff else "bot",
-        handoff_id=handoff.id if handoff else None, new_handoff=handoff, outbox=outbox,
+        state=state,
+        status="human" if handoff else "bot",
+        handoff_id=handoff.id if handoff else None,
+        new_handoff=handoff,
+        outbox=outbox,
     )
 
 
@@ -80,8 +92,14 @@ async def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_save(stor
 
 async def test_handoff_and_outbox_are_written_with_the_turn(store: Store) -> None:
     await store.lock_conversation("c1", owner="w1", customer=ALICE, channel="web")
-    h = Handoff(id="h1", conversation_id="c1", status="open", reason="customer_request",
-                priority="normal", created_at=time.time())
+    h = Handoff(
+        id="h1",
+        conversation_id="c1",
+        status="open",
+        reason="customer_request",
+        priority="normal",
+        created_at=time.time(),
+    )
     ev = OutboxEvent(id="d1", event="handoff.created", conversation_id="c1", payload={"x": 1})
     await store.save_turn(_turn_write("c1", "w1", outbox=(ev,), handoff=h))
     assert (await store.get_handoff("h1")).reason == "customer_request"
@@ -94,8 +112,9 @@ async def test_handoff_and_outbox_are_written_with_the_turn(store: Store) -> Non
 
 async def _enqueue(store: Store, conv: str, events: list[str]) -> None:
     await store.lock_conversation(conv, owner="w", customer=ALICE, channel="web")
-    evs = tuple(OutboxEvent(id=e, event="message.created", conversation_id=conv, payload={})
-                for e in events)
+    evs = tuple(
+        OutboxEvent(id=e, event="message.created", conversation_id=conv, payload={}) for e in events
+    )
     await store.save_turn(_turn_write(conv, "w", outbox=evs))
 
 

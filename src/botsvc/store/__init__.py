@@ -119,8 +119,14 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def lock_conversation(
-        self, conversation_id: str, *, owner: str, customer: Customer | None, channel: str,
-        lease_s: float = 30.0, wait_s: float = 10.0,
+        self,
+        conversation_id: str,
+        *,
+        owner: str,
+        customer: Customer | None,
+        channel: str,
+        lease_s: float = 30.0,
+        wait_s: float = 10.0,
     ) -> Conversation:
         """Takes the conversation's lease for `owner` (creating the conversation when `customer`
         is given), waiting up to `wait_s`. Raises Conflict if still busy, NotFound if unknown and
@@ -181,7 +187,17 @@ def open_store(url: str, *, schema: str | None = None, sqlite_synchronous: str =
 
 
 __all__ = [
-    "Conversation", "ConversationStatus", "Handoff", "HandoffStatus", "MessageRecord",
-    "NewMessage", "OutboxEvent", "OutboxRow", "OutboxStatus", "Store", "TurnRecord", "TurnWrite",
+    "Conversation",
+    "ConversationStatus",
+    "Handoff",
+    "HandoffStatus",
+    "MessageRecord",
+    "NewMessage",
+    "OutboxEvent",
+    "OutboxRow",
+    "OutboxStatus",
+    "Store",
+    "TurnRecord",
+    "TurnWrite",
     "open_store",
 ]

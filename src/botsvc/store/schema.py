@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
 )
 
 metadata = MetaData()
 
 conversations = Table(
-    "conversations", metadata,
+    "conversations",
+    metadata,
     Column("id", String(200), primary_key=True),
     Column("customer_id", String(200), nullable=False, index=True),
     Column("customer", JSON, nullable=False),
@@ -24,7 +34,8 @@ conversations = Table(
 )
 
 messages = Table(
-    "messages", metadata,
+    "messages",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
     Column("turn_id", String(64)),
@@ -36,7 +47,8 @@ messages = Table(
 )
 
 turns = Table(
-    "turns", metadata,
+    "turns",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
     Column("text", Text, nullable=False),
@@ -47,7 +59,8 @@ turns = Table(
 )
 
 handoffs = Table(
-    "handoffs", metadata,
+    "handoffs",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
     Column("status", String(10), nullable=False),
@@ -62,7 +75,8 @@ handoffs = Table(
 )
 
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("id", String(64), nullable=False, unique=True),
     Column("event", String(50), nullable=False),

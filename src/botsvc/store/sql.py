@@ -27,7 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from botsvc.domain import Customer, DialogueState
 from botsvc.errors import ConfigError, Conflict, NotFound, StoreError
 from botsvc.store import (
-    Conversation, Handoff, HandoffStatus, MessageRecord, OutboxRow, OutboxStatus, TurnRecord,
+    Conversation,
+    Handoff,
+    HandoffStatus,
+    MessageRecord,
+    OutboxRow,
+    OutboxStatus,
+    TurnRecord,
     TurnWrite,
 )
 from botsvc.store.schema import conversations, handoffs, messages, metadata, outbox, turns
@@ -36,7 +42,9 @@ _LOCK_POLL_S = 0.01
 
 
 class SqlStore:
-    def __init__(self, url: str, *, schema: str | None = None, sqlite_synchronous: str = "normal") -> None:
+    def __init__(
+        self, url: str, *, schema: str | None = None, sqlite_synchronous: str = "normal"
+    ) -> None:
         self.schema = schema  # PostgreSQL only: the search_path (tests use one schema each)
         if sqlite_synchronous.lower() not in ("normal", "full"):
             raise ConfigError("sqlite_synchronous must be normal or full")
@@ -49,7 +57,9 @@ class SqlStore:
             raise ConfigError(f"invalid database URL {url!r}: {exc}") from exc
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if not self.is_sqlite and self.url.get_backend_name() != "postgresql":
-            raise ConfigError(f"unsupported database {url!r}: use sqlite+aiosqlite or postgresql+asyncpg")
+            raise ConfigError(
+                f"unsupported database {url!r}: use sqlite+aiosqlite or postgresql+asyncpg"
+            )
         self._engine: AsyncEngine | None = None
         # SQLite allows one writer; when two connections contend, its busy handler sleeps in
         # steps of milliseconds. Queueing this process's transactions here instead keeps
@@ -68,8 +78,13 @@ class SqlStore:
             _sqlite_immediate_transactions(engine, synchronous=self.sqlite_synchronous)
         else:
             connect_args = {"server_settings": {"search_path": self.schema}} if self.schema else {}
-            engine = create_async_engine(self.url, pool_size=10, max_overflow=10,
-                                         pool_pre_ping=True, connect_args=connect_args)
+            engine = create_async_engine(
+                self.url,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                connect_args=connect_args,
+            )
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(metadata.create_all)
@@ -107,8 +122,14 @@ class SqlStore:
     # --- conversations -----------------------------------------------------------------------
 
     async def lock_conversation(
-        self, conversation_id: str, *, owner: str, customer: Customer | None, channel: str,
-        lease_s: float = 30.0, wait_s: float = 10.0,
+        self,
+        conversation_id: str,
+        *,
+        owner: str,
+        customer: Customer | None,
+        channel: str,
+        lease_s: float = 30.0,
+        wait_s: float = 10.0,
     ) -> Conversation:
         deadline = time.monotonic() + wait_s
         delay = _LOCK_POLL_S
@@ -116,15 +137,26 @@ class SqlStore:
             now = time.time()
             async with self._tx() as conn:
                 if customer is not None:
-                    await conn.execute(self._insert(conversations).values(
-                        id=conversation_id, customer_id=customer.id, customer=_customer_json(customer),
-                        channel=channel, status="bot", state=DialogueState().model_dump(mode="json"),
-                        created_at=now, updated_at=now,
-                    ).on_conflict_do_nothing(index_elements=["id"]))
+                    await conn.execute(
+                        self._insert(conversations)
+                        .values(
+                            id=conversation_id,
+                            customer_id=customer.id,
+                            customer=_customer_json(customer),
+                            channel=channel,
+                            status="bot",
+                            state=DialogueState().model_dump(mode="json"),
+                            created_at=now,
+                            updated_at=now,
+                        )
+                        .on_conflict_do_nothing(index_elements=["id"])
+                    )
                 taken = await conn.execute(
                     update(conversations)
                     .where(conversations.c.id == conversation_id)
-                    .where(or_(conversations.c.lock_until.is_(None), conversations.c.lock_until < now))
+                    .where(
+                        or_(conversations.c.lock_until.is_(None), conversations.c.lock_until < now)
+                    )
                     .values(lock_owner=owner, lock_until=now + lease_s)
                     .returning(*conversations.c)
                 )
@@ -133,7 +165,8 @@ class SqlStore:
                     return _conversation(row)
                 if customer is None:
                     found = await conn.execute(
-                        select(conversations.c.id).where(conversations.c.id == conversation_id))
+                        select(conversations.c.id).where(conversations.c.id == conversation_id)
+                    )
                     if found.first() is None:
                         raise NotFound(f"conversation {conversation_id!r} not found")
             if time.monotonic() >= deadline:
@@ -154,46 +187,88 @@ class SqlStore:
         async with self._tx() as conn:
             released = await conn.execute(
                 update(conversations)
-                .where(conversations.c.id == write.conversation_id,
-                       conversations.c.lock_owner == write.lock_owner)
-                .values(state=write.state.model_dump(mode="json"), status=write.status,
-                        handoff_id=write.handoff_id, lock_owner=None, lock_until=None, updated_at=now)
+                .where(
+                    conversations.c.id == write.conversation_id,
+                    conversations.c.lock_owner == write.lock_owner,
+                )
+                .values(
+                    state=write.state.model_dump(mode="json"),
+                    status=write.status,
+                    handoff_id=write.handoff_id,
+                    lock_owner=None,
+                    lock_until=None,
+                    updated_at=now,
+                )
             )
             if released.rowcount != 1:
-                raise Conflict(f"conversation {write.conversation_id!r}: lease lost, turn not saved")
+                raise Conflict(
+                    f"conversation {write.conversation_id!r}: lease lost, turn not saved"
+                )
             if write.turn is not None:
                 t = write.turn
-                await conn.execute(insert(turns).values(
-                    id=t.id, conversation_id=t.conversation_id, text=t.text,
-                    handled_by=t.handled_by, trace=t.trace, created_at=t.created_at,
-                ))
+                await conn.execute(
+                    insert(turns).values(
+                        id=t.id,
+                        conversation_id=t.conversation_id,
+                        text=t.text,
+                        handled_by=t.handled_by,
+                        trace=t.trace,
+                        created_at=t.created_at,
+                    )
+                )
             if write.new_handoff is not None:
                 await conn.execute(insert(handoffs).values(**_handoff_values(write.new_handoff)))
             if write.changed_handoff is not None:
                 values = _handoff_values(write.changed_handoff)
-                await conn.execute(update(handoffs).where(handoffs.c.id == values.pop("id"))
-                                   .values(**values))
+                await conn.execute(
+                    update(handoffs).where(handoffs.c.id == values.pop("id")).values(**values)
+                )
             saved: list[MessageRecord] = []
             turn_id = write.turn.id if write.turn else None
             for m in write.messages:
-                seq = (await conn.execute(insert(messages).values(
-                    conversation_id=write.conversation_id, turn_id=turn_id, role=m.role,
-                    text=m.text, data=m.data, created_at=now,
-                ).returning(messages.c.seq))).scalar_one()
-                saved.append(MessageRecord(seq, write.conversation_id, turn_id, m.role, m.text,
-                                           m.data, now))
+                seq = (
+                    await conn.execute(
+                        insert(messages)
+                        .values(
+                            conversation_id=write.conversation_id,
+                            turn_id=turn_id,
+                            role=m.role,
+                            text=m.text,
+                            data=m.data,
+                            created_at=now,
+                        )
+                        .returning(messages.c.seq)
+                    )
+                ).scalar_one()
+                saved.append(
+                    MessageRecord(seq, write.conversation_id, turn_id, m.role, m.text, m.data, now)
+                )
             for ev in write.outbox:
-                await conn.execute(insert(outbox).values(
-                    id=ev.id, event=ev.event, conversation_id=ev.conversation_id, payload=ev.payload,
-                    status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                ))
+                await conn.execute(
+                    insert(outbox).values(
+                        id=ev.id,
+                        event=ev.event,
+                        conversation_id=ev.conversation_id,
+                        payload=ev.payload,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
         return saved
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
         async with self._tx() as conn:
-            row = (await conn.execute(
-                select(conversations).where(conversations.c.id == conversation_id)
-            )).mappings().first()
+            row = (
+                (
+                    await conn.execute(
+                        select(conversations).where(conversations.c.id == conversation_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFound(f"conversation {conversation_id!r} not found")
         return _conversation(row)
@@ -202,41 +277,88 @@ class SqlStore:
         self, conversation_id: str, *, after: int = 0, limit: int = 1000
     ) -> list[MessageRecord]:
         async with self._tx() as conn:
-            rows = (await conn.execute(
-                select(messages)
-                .where(messages.c.conversation_id == conversation_id, messages.c.seq > after)
-                .order_by(messages.c.seq).limit(limit)
-            )).mappings().all()
-        return [MessageRecord(r["seq"], r["conversation_id"], r["turn_id"], r["role"], r["text"],
-                              r["data"], r["created_at"]) for r in rows]
+            rows = (
+                (
+                    await conn.execute(
+                        select(messages)
+                        .where(
+                            messages.c.conversation_id == conversation_id, messages.c.seq > after
+                        )
+                        .order_by(messages.c.seq)
+                        .limit(limit)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            MessageRecord(
+                r["seq"],
+                r["conversation_id"],
+                r["turn_id"],
+                r["role"],
+                r["text"],
+                r["data"],
+                r["created_at"],
+            )
+            for r in rows
+        ]
 
     async def turns(self, conversation_id: str) -> list[TurnRecord]:
         async with self._tx() as conn:
-            rows = (await conn.execute(
-                select(turns).where(turns.c.conversation_id == conversation_id)
-                .order_by(turns.c.created_at)
-            )).mappings().all()
-        return [TurnRecord(r["id"], r["conversation_id"], r["text"], r["handled_by"], r["trace"],
-                           r["created_at"]) for r in rows]
+            rows = (
+                (
+                    await conn.execute(
+                        select(turns)
+                        .where(turns.c.conversation_id == conversation_id)
+                        .order_by(turns.c.created_at)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            TurnRecord(
+                r["id"],
+                r["conversation_id"],
+                r["text"],
+                r["handled_by"],
+                r["trace"],
+                r["created_at"],
+            )
+            for r in rows
+        ]
 
     async def customer_conversations(
         self, customer_id: str, *, exclude: str, limit: int = 10
     ) -> list[Conversation]:
         async with self._tx() as conn:
-            rows = (await conn.execute(
-                select(conversations)
-                .where(conversations.c.customer_id == customer_id, conversations.c.id != exclude)
-                .order_by(conversations.c.updated_at.desc()).limit(limit)
-            )).mappings().all()
+            rows = (
+                (
+                    await conn.execute(
+                        select(conversations)
+                        .where(
+                            conversations.c.customer_id == customer_id,
+                            conversations.c.id != exclude,
+                        )
+                        .order_by(conversations.c.updated_at.desc())
+                        .limit(limit)
+                    )
+                )
+                .mappings()
+                .all()
+            )
         return [_conversation(r) for r in rows]
 
     # --- handoffs ----------------------------------------------------------------------------
 
     async def get_handoff(self, handoff_id: str) -> Handoff:
         async with self._tx() as conn:
-            row = (await conn.execute(
-                select(handoffs).where(handoffs.c.id == handoff_id)
-            )).mappings().first()
+            row = (
+                (await conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)))
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFound(f"handoff {handoff_id!r} not found")
         return _handoff(row)
@@ -252,8 +374,9 @@ class SqlStore:
     async def update_handoff(self, handoff: Handoff) -> None:
         values = _handoff_values(handoff)
         async with self._tx() as conn:
-            await conn.execute(update(handoffs).where(handoffs.c.id == values.pop("id"))
-                               .values(**values))
+            await conn.execute(
+                update(handoffs).where(handoffs.c.id == values.pop("id")).values(**values)
+            )
 
     # --- outbox ------------------------------------------------------------------------------
 
@@ -277,33 +400,55 @@ class SqlStore:
             seqs = list((await conn.execute(query)).scalars())
             if not seqs:
                 return []
-            rows = (await conn.execute(
-                update(outbox).where(outbox.c.seq.in_(seqs))
-                .values(status="in_flight", lease_owner=owner, lease_until=now + lease_s,
-                        attempts=outbox.c.attempts + 1)
-                .returning(*outbox.c)
-            )).mappings().all()
+            rows = (
+                (
+                    await conn.execute(
+                        update(outbox)
+                        .where(outbox.c.seq.in_(seqs))
+                        .values(
+                            status="in_flight",
+                            lease_owner=owner,
+                            lease_until=now + lease_s,
+                            attempts=outbox.c.attempts + 1,
+                        )
+                        .returning(*outbox.c)
+                    )
+                )
+                .mappings()
+                .all()
+            )
         return sorted((_outbox_row(r) for r in rows), key=lambda r: r.seq)
 
     async def mark_delivered(self, row_id: str, *, owner: str, now: float) -> None:
         async with self._tx() as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
-                .values(status="delivered", delivered_at=now, lease_owner=None, lease_until=None,
-                        last_error=None)
+                update(outbox)
+                .where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
+                .values(
+                    status="delivered",
+                    delivered_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                )
             )
 
     async def mark_failed(
         self, row_id: str, *, owner: str, error: str, retry_at: float | None
     ) -> None:
-        values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error[:2000]}
+        values: dict[str, Any] = {
+            "lease_owner": None,
+            "lease_until": None,
+            "last_error": error[:2000],
+        }
         if retry_at is None:
             values["status"] = "dead"
         else:
             values.update(status="retry", next_attempt_at=retry_at)
         async with self._tx() as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
+                update(outbox)
+                .where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
                 .values(**values)
             )
 
@@ -329,9 +474,9 @@ class SqlStore:
 
     async def count_outbox(self) -> dict[str, int]:
         async with self._tx() as conn:
-            rows = (await conn.execute(
-                select(outbox.c.status, func.count()).group_by(outbox.c.status)
-            )).all()
+            rows = (
+                await conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+            ).all()
         return {str(s): int(n) for s, n in rows}
 
 
@@ -361,11 +506,18 @@ def _conversation(row: Any) -> Conversation:
     cust = row["customer"]
     return Conversation(
         id=row["id"],
-        customer=Customer(id=cust["id"], name=cust.get("name"), email=cust.get("email"),
-                          metadata=cust.get("metadata") or {}),
-        channel=row["channel"], status=row["status"],
-        state=DialogueState.model_validate(row["state"]), handoff_id=row["handoff_id"],
-        created_at=row["created_at"], updated_at=row["updated_at"],
+        customer=Customer(
+            id=cust["id"],
+            name=cust.get("name"),
+            email=cust.get("email"),
+            metadata=cust.get("metadata") or {},
+        ),
+        channel=row["channel"],
+        status=row["status"],
+        state=DialogueState.model_validate(row["state"]),
+        handoff_id=row["handoff_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -382,9 +534,15 @@ def _handoff(row: Any) -> Handoff:
 
 def _outbox_row(row: Any) -> OutboxRow:
     return OutboxRow(
-        id=row["id"], seq=row["seq"], event=row["event"], conversation_id=row["conversation_id"],
-        payload=row["payload"], status=row["status"], attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"], last_error=row["last_error"],
-        created_at=row["created_at"], delivered_at=row["delivered_at"],
+        id=row["id"],
+        seq=row["seq"],
+        event=row["event"],
+        conversation_id=row["conversation_id"],
+        payload=row["payload"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        delivered_at=row["delivered_at"],
     )
-
