@@ -89,6 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     port = 8765
     tmp = tempfile.mkdtemp()
@@ -99,7 +100,8 @@ def main() -> None:
     }
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "botsvc", "serve", "--project", str(REPO), "--port", str(port)],
+        [sys.executable, "-m", "botsvc", "serve", "--project", str(REPO), "--port", str(port),
+         "--workers", str(args.workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -215,6 +215,11 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """For `botsvc serve --workers N`: each worker process reads the BOTSVC_* settings."""
+    return create_app(Settings())
+
+
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message, **extra}
     return JSONResponse({"error": body}, status_code=status)

@@ -238,6 +238,9 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     prepare: Annotated[bool, typer.Option(help="train and build kb_index/ first if stale")] = False,
+    workers: Annotated[
+        int, typer.Option(help="processes, each with its own model and one encoder thread")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API. Refuses to start on an invalid project, and says why."""
     import uvicorn
@@ -257,14 +260,14 @@ def serve(
             typer.echo(line)
     if not settings.api_keys:
         typer.echo("warning: BOTSVC_API_KEYS is unset: the API needs no key", err=True)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="info",
-        loop="uvloop",
-        http="httptools",
-    )
+    if workers > 1:
+        # each worker process builds its own app from the environment (the same settings)
+        os.environ["BOTSVC_PROJECT_DIR"] = str(settings.project_dir)
+        uvicorn.run("botsvc.api:app_from_environment", factory=True, workers=workers,
+                    host=host, port=port, log_level="info", loop="uvloop", http="httptools")
+        return
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                loop="uvloop", http="httptools")
 
 
 @app.command()
