@@ -122,7 +122,7 @@ def main() -> None:
         proc.wait(20)
     enc = bare_encode(args.messages)
     print(
-        f"machine: {os.cpu_count()} cores; command: python bench/bench_service.py --messages {args.messages} --clients {args.clients}"
+        f"machine: {os.cpu_count()} cores; command: python bench/bench_service.py --messages {args.messages} --clients {args.clients} --workers {args.workers}"
     )
     print(f"start-up to /readyz: {startup:.1f} s")
     print(
