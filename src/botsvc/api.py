@@ -32,7 +32,7 @@ from botsvc.config import Settings
 from botsvc.delivery import Dispatcher
 from botsvc.domain import Customer
 from botsvc.embedding import Embedder
-from botsvc.errors import BotError, ConfigError, Conflict, NotFound, ProjectError
+from botsvc.errors import BotError, Conflict, NotFound, ProjectError
 from botsvc.handoff import iso, webhook_schema
 from botsvc.hours import BusinessHours
 from botsvc.nlu.parser import parse_response
@@ -500,4 +500,4 @@ def _add_ops_routes(app: FastAPI) -> None:
         return {"requeued": n}
 
 
-__all__ = ["create_app", "ConfigError"]
+__all__ = ["app_from_environment", "create_app"]

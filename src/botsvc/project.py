@@ -14,7 +14,7 @@ import httpx
 
 from botsvc.domain import BotMessage, Customer, DialogueState, IntentScore, NluResult
 from botsvc.embedding import Embedder
-from botsvc.errors import ConfigError, Problem, ProjectError
+from botsvc.errors import Problem, ProjectError
 from botsvc.flows.actions import ActionClient
 from botsvc.flows.engine import FlowEngine, TurnContext
 from botsvc.flows.responses import render_response
@@ -25,7 +25,7 @@ from botsvc.nlu.classifier import load_current, train_or_load
 from botsvc.nlu.entities import EntityExtractor
 from botsvc.nlu.parser import NluParser
 from botsvc.nlu.trainingdata import TrainingData, load_training_data
-from botsvc.pipeline import DEFAULT_TEXTS, Pipeline
+from botsvc.pipeline import DEFAULT_TEXTS, Pipeline, Say
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class Project:
         return _say(self.spec)(name, state, nlu, ctx)
 
 
-def _say(spec: FlowSpec):  # type: ignore[no-untyped-def]
+def _say(spec: FlowSpec) -> Say:
     def say(
         name: str, state: DialogueState, nlu: NluResult, ctx: TurnContext
     ) -> tuple[BotMessage, ...]:
@@ -170,5 +170,4 @@ __all__ = [
     "check_project",
     "load_project",
     "prepare_project",
-    "ConfigError",
 ]
