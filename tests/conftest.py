@@ -3,12 +3,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from botsvc.config import Settings  # noqa: E402
 from botsvc.embedding import Embedder  # noqa: E402
 from botsvc.store import Store, open_store  # noqa: E402
 
@@ -102,33 +106,11 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def action_server():  # type: ignore[no-untyped-def]
     """The example bot's real rasa-sdk action server (actions/), on a free port."""
-    import subprocess
-    import sys
-    import time
+    from tests.actionserver import start_action_server
 
-    import httpx
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("the example action server did not start")
-        time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}/webhook"
-    proc.terminate()
-    proc.wait(10)
+    server = start_action_server("actions", folder=REPO)
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -138,3 +120,24 @@ def example_project(embedder: Embedder) -> Path:
 
     prepare_project(REPO, embedder, progress=False)
     return REPO
+
+
+@asynccontextmanager
+async def app_client(settings: Settings, embedder: Embedder) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, `create_app(settings)` with its lifespan, behind httpx's ASGI transport."""
+    from asgi_lifespan import LifespanManager
+
+    from botsvc.api import create_app
+
+    app = create_app(settings, embedder=embedder)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://botsvc.test") as c:
+            yield c
+
+
+async def say(client: httpx.AsyncClient, conv: str, text: str, **extra: object) -> dict[str, Any]:
+    """Posts a customer message and returns the turn response (which must be a 200)."""
+    r = await client.post(f"/v1/conversations/{conv}/messages", json={"text": text, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from botsvc.api import create_app
 from botsvc.config import Settings
 from botsvc.delivery import verify
 from botsvc.embedding import Embedder
+from tests.conftest import app_client, say
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.anyio
@@ -50,17 +49,8 @@ async def client(
     settings = settings_for(
         example_project, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", receiver, action_server
     )
-    app = create_app(settings, embedder=embedder)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://botsvc.test") as c:
-            yield c
-
-
-async def say(client: httpx.AsyncClient, conv: str, text: str, **extra: object) -> dict:  # type: ignore[type-arg]
-    r = await client.post(f"/v1/conversations/{conv}/messages", json={"text": text, **extra})
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    async with app_client(settings, embedder) as c:
+        yield c
 
 
 async def wait_events(receiver: Receiver, count: int, event: str) -> list:  # type: ignore[type-arg]

@@ -97,27 +97,15 @@ def test_dispatch_runs_as_a_separate_worker(tmp_path: Path, receiver) -> None:  
     import asyncio
     import os
 
-    from botsvc.domain import Customer, DialogueState
-    from botsvc.store import OutboxEvent, TurnWrite, open_store
+    from botsvc.store import open_store
+    from tests.test_delivery import enqueue_events
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
 
     async def enqueue() -> None:
         store = open_store(url)
         await store.open()
-        await store.lock_conversation("c1", owner="w", customer=Customer(id="u"), channel="web")
-        await store.save_turn(
-            TurnWrite(
-                conversation_id="c1",
-                lock_owner="w",
-                turn=None,
-                messages=(),
-                state=DialogueState(),
-                status="human",
-                handoff_id=None,
-                outbox=(OutboxEvent("d-1", "handoff.created", "c1", {"event": "handoff.created"}),),
-            )
-        )
+        await enqueue_events(store, "c1", ("d-1", "handoff.created"))
         await store.close()
 
     asyncio.run(enqueue())

@@ -25,7 +25,7 @@ class Clock:
         return self.t
 
 
-async def _enqueue(store: Store, conv: str, *events: tuple[str, str]) -> None:
+async def enqueue_events(store: Store, conv: str, *events: tuple[str, str]) -> None:
     await store.lock_conversation(conv, owner="w", customer=Customer(id="c"), channel="web")
     await store.save_turn(
         TurnWrite(
@@ -56,7 +56,7 @@ def _dispatcher(
 
 
 async def test_delivery_is_signed_and_verifiable(store: Store, receiver: Receiver) -> None:
-    await _enqueue(store, "c1", ("d1", "handoff.created"))
+    await enqueue_events(store, "c1", ("d1", "handoff.created"))
     clock = Clock()
     async with httpx.AsyncClient() as http:
         assert await _dispatcher(store, http, receiver.url, clock).run_once() == 1
@@ -78,7 +78,7 @@ async def test_delivery_is_signed_and_verifiable(store: Store, receiver: Receive
 async def test_server_errors_are_retried_with_backoff_and_the_same_delivery_id(
     store: Store, receiver: Receiver
 ) -> None:
-    await _enqueue(store, "c1", ("d1", "handoff.created"))
+    await enqueue_events(store, "c1", ("d1", "handoff.created"))
     receiver.statuses[:] = [500, 502]
     clock = Clock()
     async with httpx.AsyncClient() as http:
@@ -101,7 +101,7 @@ async def test_server_errors_are_retried_with_backoff_and_the_same_delivery_id(
 
 
 async def test_retry_after_is_honoured(store: Store, receiver: Receiver) -> None:
-    await _enqueue(store, "c1", ("d1", "handoff.created"))
+    await enqueue_events(store, "c1", ("d1", "handoff.created"))
     receiver.statuses[:] = [503]
     receiver.retry_after = "45"
     clock = Clock()
@@ -114,7 +114,7 @@ async def test_retry_after_is_honoured(store: Store, receiver: Receiver) -> None
 async def test_timeouts_and_refused_connections_are_retried_until_delivered(
     store: Store, receiver: Receiver
 ) -> None:
-    await _enqueue(store, "c1", ("d1", "handoff.created"))
+    await enqueue_events(store, "c1", ("d1", "handoff.created"))
     clock = Clock()
     async with httpx.AsyncClient() as http:
         d = _dispatcher(store, http, receiver.url, clock, timeout_s=0.3)
@@ -138,7 +138,7 @@ async def test_timeouts_and_refused_connections_are_retried_until_delivered(
 async def test_last_attempt_goes_dead_and_a_requeue_delivers_it(
     store: Store, receiver: Receiver
 ) -> None:
-    await _enqueue(store, "c1", ("d1", "handoff.created"), ("d2", "message.created"))
+    await enqueue_events(store, "c1", ("d1", "handoff.created"), ("d2", "message.created"))
     receiver.statuses[:] = [500] * 3
     clock = Clock()
     async with httpx.AsyncClient() as http:
@@ -158,10 +158,10 @@ async def test_last_attempt_goes_dead_and_a_requeue_delivers_it(
 
 
 async def test_message_never_overtakes_its_handoff(store: Store, receiver: Receiver) -> None:
-    await _enqueue(
+    await enqueue_events(
         store, "c1", ("h", "handoff.created"), ("m1", "message.created"), ("m2", "message.created")
     )
-    await _enqueue(store, "c2", ("x", "handoff.created"))
+    await enqueue_events(store, "c2", ("x", "handoff.created"))
     receiver.statuses[:] = [500]
     clock = Clock()
     async with httpx.AsyncClient() as http:

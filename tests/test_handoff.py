@@ -11,14 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from botsvc.api import create_app
 from botsvc.delivery import encode_body, sign
 from botsvc.embedding import Embedder
-from tests.conftest import REPO
+from tests.conftest import REPO, app_client, say
 from tests.receiver import Receiver
-from tests.test_api import say, settings_for, wait_events
+from tests.test_api import settings_for, wait_events
 
 pytestmark = pytest.mark.anyio
 
@@ -35,12 +33,8 @@ async def serve(
     settings = settings_for(
         project, f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", receiver, actions, **kw
     )
-    app = create_app(settings, embedder=embedder)
-    async with LifespanManager(app) as m:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=m.app), base_url="http://botsvc.test"
-        ) as c:
-            yield c
+    async with app_client(settings, embedder) as c:
+        yield c
 
 
 async def test_customer_is_told_they_are_still_queued_when_no_agent_answered(

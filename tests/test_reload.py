@@ -9,11 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from botsvc.api import create_app
 from botsvc.config import Settings
 from botsvc.embedding import Embedder
+from tests.conftest import app_client, say
 
 pytestmark = pytest.mark.anyio
 ADMIN = {"Authorization": "Bearer admin-token"}
@@ -36,18 +35,8 @@ async def client(
         admin_token="admin-token",  # type: ignore[arg-type]
         action_endpoint=action_server,
     )
-    app = create_app(settings, embedder=embedder)
-    async with LifespanManager(app) as m:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=m.app), base_url="http://botsvc.test"
-        ) as c:
-            yield c
-
-
-async def _say(c: httpx.AsyncClient, conv: str, text: str) -> dict:  # type: ignore[type-arg]
-    r = await c.post(f"/v1/conversations/{conv}/messages", json={"text": text})
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    async with app_client(settings, embedder) as c:
+        yield c
 
 
 async def test_a_changed_response_is_used_after_reload(
@@ -63,7 +52,7 @@ async def test_a_changed_response_is_used_after_reload(
     )
     r = await client.post("/admin/reload", headers=ADMIN)
     assert r.status_code == 200, r.text
-    first = await _say(client, "r1", "I want a refund for my order")
+    first = await say(client, "r1", "I want a refund for my order")
     assert "Which order number, please?" in first["messages"][0]["text"]
 
 
@@ -80,7 +69,7 @@ async def test_a_broken_project_is_refused_and_the_old_one_keeps_running(
     err = r.json()["error"]
     assert err["code"] == "invalid_project"
     assert any("flows/orders.yml:" in p and "utter_no_such_response" in p for p in err["problems"])
-    still = await _say(client, "r2", "I want a refund for my order")
+    still = await say(client, "r2", "I want a refund for my order")
     assert still["flow"]["id"] == "request_refund"
 
 
@@ -88,7 +77,7 @@ async def test_a_conversation_whose_flow_vanished_gets_a_graceful_message(
     client: httpx.AsyncClient,
     project: Path,
 ) -> None:
-    started = await _say(client, "r3", "I want a refund for my order")
+    started = await say(client, "r3", "I want a refund for my order")
     assert started["flow"]["id"] == "request_refund"
     orders = project / "flows" / "orders.yml"
     text = orders.read_text()
@@ -97,5 +86,5 @@ async def test_a_conversation_whose_flow_vanished_gets_a_graceful_message(
     orders.write_text(head + "\nflows:\n" + kept + "\n")
     r = await client.post("/admin/reload", headers=ADMIN)
     assert r.status_code == 200, r.text
-    after = await _say(client, "r3", "NW-100234")
+    after = await say(client, "r3", "NW-100234")
     assert after["messages"] and after["flow"] is None

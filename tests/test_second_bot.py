@@ -10,9 +10,6 @@ starts its action server and drives the real CLI in-process: validate, train, kb
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import httpx
 import pytest
 
 from botsvc.cli import main
-from tests.conftest import free_port
+from tests.actionserver import start_action_server
 
 TRAVELBOT = Path(__file__).resolve().parent / "data" / "travelbot"
 
@@ -41,41 +38,16 @@ def travelbot(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def travel_actions(travelbot: Path) -> Iterator[str]:
     """RailGo's own rasa-sdk action server (travelbot/actions/), on a free port."""
-    port = free_port()
-    log = (travelbot / "actions.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(port)],
-        cwd=travelbot,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    server = start_action_server("actions", folder=travelbot)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "the RailGo action server did not start:\n"
-                    + (travelbot / "actions.log").read_text(errors="replace")
-                )
-            time.sleep(0.2)
         actions = {
-            a["name"] for a in httpx.get(f"http://127.0.0.1:{port}/actions", timeout=5).json()
+            a["name"]
+            for a in httpx.get(server.url.replace("/webhook", "/actions"), timeout=5).json()
         }
         assert actions == {"action_quote_fare", "action_cancel_booking"}
-        yield f"http://127.0.0.1:{port}/webhook"
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+        server.stop()
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

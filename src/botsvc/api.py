@@ -29,14 +29,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from botsvc import schemas as s
 from botsvc.config import Settings
-from botsvc.delivery import Dispatcher
+from botsvc.delivery import Dispatcher, dispatcher_from_settings
 from botsvc.domain import Customer
 from botsvc.embedding import Embedder
 from botsvc.errors import BotError, Conflict, NotFound, ProjectError
 from botsvc.handoff import iso, webhook_schema
 from botsvc.hours import BusinessHours
 from botsvc.nlu.parser import parse_response
-from botsvc.project import load_project, prepare_project
+from botsvc.project import check_project, load_project, prepare_project
 from botsvc.service import ChatService, IncomingMessage, TurnResult, turn_response
 from botsvc.store import Handoff, MessageRecord, OutboxRow, Store, open_store
 
@@ -163,23 +163,11 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
                     action_timeout_s=settings.action_timeout_s,
                 )
             )
-            dispatcher = None
-            if settings.handoff_webhook_url:
-                secret = (
-                    settings.handoff_secret.get_secret_value() if settings.handoff_secret else None
-                )
-                dispatcher = Dispatcher(
-                    store=store,
-                    http=http,
-                    url=settings.handoff_webhook_url,
-                    secret=secret,
-                    max_attempts=settings.delivery_max_attempts,
-                    backoff_base_s=settings.delivery_backoff_base_s,
-                    backoff_cap_s=settings.delivery_backoff_cap_s,
-                    lease_s=settings.delivery_lease_s,
-                    timeout_s=settings.webhook_timeout_s,
-                    poll_s=settings.delivery_poll_s,
-                )
+            dispatcher = (
+                dispatcher_from_settings(settings, store=store, http=http)
+                if settings.handoff_webhook_url
+                else None
+            )
             service = ChatService(
                 store=store,
                 embedder=enc,
@@ -463,17 +451,20 @@ def _add_ops_routes(app: FastAPI) -> None:
     async def reload(st: StateDep) -> dict[str, Any]:
         """Loads the project again (retraining or rebuilding kb_index/ if stale); an invalid
         project is refused with every problem and the running one stays."""
+        project_dir = st.settings.project_dir
         async with st.reload_lock:
+            files = await anyio.to_thread.run_sync(lambda: check_project(project_dir))
             await anyio.to_thread.run_sync(
-                lambda: prepare_project(st.settings.project_dir, st.embedder, progress=False)
+                lambda: prepare_project(project_dir, st.embedder, progress=False, files=files)
             )
             project = await anyio.to_thread.run_sync(
                 lambda: load_project(
-                    st.settings.project_dir,
+                    project_dir,
                     embedder=st.embedder,
                     http=st.http,
                     action_endpoint=st.settings.action_endpoint,
                     action_timeout_s=st.settings.action_timeout_s,
+                    files=files,
                 )
             )
             st.service.project = project

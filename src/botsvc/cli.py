@@ -263,11 +263,25 @@ def serve(
     if workers > 1:
         # each worker process builds its own app from the environment (the same settings)
         os.environ["BOTSVC_PROJECT_DIR"] = str(settings.project_dir)
-        uvicorn.run("botsvc.api:app_from_environment", factory=True, workers=workers,
-                    host=host, port=port, log_level="info", loop="uvloop", http="httptools")
+        uvicorn.run(
+            "botsvc.api:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+            loop="uvloop",
+            http="httptools",
+        )
         return
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                loop="uvloop", http="httptools")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        loop="uvloop",
+        http="httptools",
+    )
 
 
 @app.command()
@@ -275,7 +289,7 @@ def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
     """Run the outbox dispatcher as a separate worker (several may run at once)."""
     import httpx
 
-    from botsvc.delivery import Dispatcher
+    from botsvc.delivery import dispatcher_from_settings
     from botsvc.store import open_store
 
     settings = _settings(project)
@@ -283,22 +297,10 @@ def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
         _fail("BOTSVC_HANDOFF_WEBHOOK_URL is not set: nothing to deliver to", 2)
 
     async def run() -> None:
-        store = open_store(settings.database_url)
+        store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         await store.open()
-        secret = settings.handoff_secret.get_secret_value() if settings.handoff_secret else None
         async with httpx.AsyncClient() as http:
-            d = Dispatcher(
-                store=store,
-                http=http,
-                url=str(settings.handoff_webhook_url),
-                secret=secret,
-                max_attempts=settings.delivery_max_attempts,
-                backoff_base_s=settings.delivery_backoff_base_s,
-                backoff_cap_s=settings.delivery_backoff_cap_s,
-                lease_s=settings.delivery_lease_s,
-                timeout_s=settings.webhook_timeout_s,
-                poll_s=settings.delivery_poll_s,
-            )
+            d = dispatcher_from_settings(settings, store=store, http=http)
             typer.echo(f"dispatching to {settings.handoff_webhook_url} as {d.owner}")
             try:
                 await d.run_forever()

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from botsvc.config import Settings
 from botsvc.errors import DeliveryError, WebhookRejected, WebhookUnreachable
 from botsvc.store import OutboxRow, Store
 
@@ -177,3 +178,23 @@ class Dispatcher:
         await self.store.mark_failed(
             row.id, owner=self.owner, error=str(exc), retry_at=self.now() + delay
         )
+
+
+def dispatcher_from_settings(
+    settings: Settings, *, store: Store, http: httpx.AsyncClient
+) -> Dispatcher:
+    """The dispatcher the service and `botsvc dispatch` run; needs `handoff_webhook_url`."""
+    assert settings.handoff_webhook_url, "no webhook URL: nothing to dispatch to"
+    secret = settings.handoff_secret.get_secret_value() if settings.handoff_secret else None
+    return Dispatcher(
+        store=store,
+        http=http,
+        url=settings.handoff_webhook_url,
+        secret=secret,
+        max_attempts=settings.delivery_max_attempts,
+        backoff_base_s=settings.delivery_backoff_base_s,
+        backoff_cap_s=settings.delivery_backoff_cap_s,
+        lease_s=settings.delivery_lease_s,
+        timeout_s=settings.webhook_timeout_s,
+        poll_s=settings.delivery_poll_s,
+    )

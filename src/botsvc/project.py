@@ -129,10 +129,17 @@ def _say(spec: FlowSpec) -> Say:
     return say
 
 
-def prepare_project(project_dir: Path, embedder: Embedder, *, progress: bool = True) -> list[str]:
-    """Trains the intent model and builds kb_index/ when they are missing or stale."""
+def prepare_project(
+    project_dir: Path,
+    embedder: Embedder,
+    *,
+    progress: bool = True,
+    files: ProjectFiles | None = None,
+) -> list[str]:
+    """Trains the intent model and builds kb_index/ when they are missing or stale.
+    `files`: the project's checked files, when the caller has them already."""
     done: list[str] = []
-    files = check_project(project_dir)
+    files = files or check_project(project_dir)
     started = time.perf_counter()
     _, trained = train_or_load(files.training, embedder, project_dir / "models")
     if trained:
@@ -151,9 +158,10 @@ def load_project(
     http: httpx.AsyncClient,
     action_endpoint: str | None = None,
     action_timeout_s: float = 5.0,
+    files: ProjectFiles | None = None,
 ) -> Project:
     """Everything the pipeline needs, loaded; ConfigError when the model or index is missing."""
-    files = check_project(project_dir)
+    files = files or check_project(project_dir)
     model = load_current(files.training, embedder.model_id, project_dir / "models")
     kb = KnowledgeBase.load(project_dir / "kb_index", model_id=embedder.model_id)
     parser = NluParser(model=model, extractor=EntityExtractor.from_training_data(files.training))

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.flows.actionserver import ActionServer, start_action_server
+from tests.actionserver import ActionServer, start_action_server
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from botsvc.errors import ActionServerError
 from botsvc.flows.actions import ActionClient, ActionResponse, latest_message, rasa_domain
 from botsvc.flows.engine import FlowEngine, FlowResult, TurnContext
 from botsvc.flows.spec import FlowSpec, load_flows_from_str
-from tests.flows.actionserver import ActionServer, start_action_server
+from tests.actionserver import ActionServer, start_action_server
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,7 @@ from botsvc.flows.actions import ActionClient
 from botsvc.flows.engine import FlowEngine, TurnContext
 from botsvc.flows.spec import FlowSpec, load_flow_spec
 from botsvc.nlu.trainingdata import load_training_data
-from tests.flows.actionserver import ActionServer, start_action_server
+from tests.actionserver import ActionServer, start_action_server
 
 REPO = Path(__file__).resolve().parents[2]
 

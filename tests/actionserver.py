@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "flows" / "data"
 
 
 @dataclass
