@@ -21,7 +21,7 @@ import os
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -38,7 +38,7 @@ ORDER_STATUSES = ("processing", "shipped", "delivered")
 NOT_FOUND = "not_found"
 
 
-def _load_orders(path: Path = ORDERS_FILE) -> Dict[str, Dict[str, Any]]:
+def _load_orders(path: Path = ORDERS_FILE) -> dict[str, dict[str, Any]]:
     """Read the order snapshot, keyed by order number."""
     with path.open(encoding="utf-8") as handle:
         rows = json.load(handle)["orders"]
@@ -48,7 +48,7 @@ def _load_orders(path: Path = ORDERS_FILE) -> Dict[str, Dict[str, Any]]:
 ORDERS = _load_orders()
 
 
-def _normalise_order_id(value: Any) -> Optional[str]:
+def _normalise_order_id(value: Any) -> str | None:
     """``" nw-482913 "`` -> ``"NW-482913"``; None when it is not an order number."""
     if not isinstance(value, str):
         return None
@@ -56,7 +56,7 @@ def _normalise_order_id(value: Any) -> Optional[str]:
     return candidate if ORDER_ID_PATTERN.match(candidate) else None
 
 
-def _order_id_from(tracker: Tracker) -> Optional[str]:
+def _order_id_from(tracker: Tracker) -> str | None:
     """The order number from the ``order_id`` slot, else from the latest message."""
     slot_value = _normalise_order_id(tracker.get_slot("order_id"))
     if slot_value:
@@ -64,11 +64,11 @@ def _order_id_from(tracker: Tracker) -> Optional[str]:
     return _normalise_order_id(next(tracker.get_latest_entity_values("order_id"), None))
 
 
-def _find_order(order_id: Optional[str]) -> Optional[Dict[str, Any]]:
+def _find_order(order_id: str | None) -> dict[str, Any] | None:
     return ORDERS.get(order_id) if order_id else None
 
 
-def _parse_day(value: Optional[str]) -> Optional[date]:
+def _parse_day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
@@ -85,15 +85,15 @@ class ActionCheckOrderStatus(Action):
     and the day it was delivered once it has arrived.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_order_status"
 
     def run(
         self,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[Dict[Text, Any]]:
+        domain: dict[str, Any],
+    ) -> list[dict[str, Any]]:
         order_id = _order_id_from(tracker)
         order = _find_order(order_id)
         if order is None or order["status"] not in ORDER_STATUSES:
@@ -119,15 +119,15 @@ class ActionCheckRefund(Action):
     "because" / "as" in the responses and in the agent's handoff summary.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_refund"
 
     def run(
         self,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[Dict[Text, Any]]:
+        domain: dict[str, Any],
+    ) -> list[dict[str, Any]]:
         order_id = _order_id_from(tracker)
         order = _find_order(order_id)
         eligible, reason = self._decide(order)
@@ -138,21 +138,27 @@ class ActionCheckRefund(Action):
         return events
 
     @staticmethod
-    def _decide(order: Optional[Dict[str, Any]]) -> tuple[bool, str]:
+    def _decide(order: dict[str, Any] | None) -> tuple[bool, str]:
         if order is None:
             return False, "there's no order with that number in our system"
         status = order["status"]
         if status == "processing":
             return True, "it hasn't shipped yet"
         if status == "shipped":
-            return False, "it is still on its way to you, and it can be returned once it has arrived"
+            return (
+                False,
+                "it is still on its way to you, and it can be returned once it has arrived",
+            )
         delivered_on = _parse_day(order.get("delivered_on"))
         if delivered_on is None:
             return False, "I couldn't confirm when it was delivered"
         days = (AS_OF - delivered_on).days
         when = _human_date(delivered_on)
         if days < RETURN_WINDOW_DAYS:
-            return True, f"it was delivered on {when}, within the {RETURN_WINDOW_DAYS}-day return window"
+            return (
+                True,
+                f"it was delivered on {when}, within the {RETURN_WINDOW_DAYS}-day return window",
+            )
         return False, (
             f"it was delivered on {when}, {days} days ago, "
             f"outside the {RETURN_WINDOW_DAYS}-day return window"
@@ -167,15 +173,15 @@ class ActionSendPasswordReset(Action):
     the request was accepted.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_send_password_reset"
 
     def run(
         self,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[Dict[Text, Any]]:
+        domain: dict[str, Any],
+    ) -> list[dict[str, Any]]:
         email = (tracker.get_slot("email") or "").strip()
         if "@" not in email:
             logger.warning("password reset requested without an email address")

@@ -100,8 +100,18 @@ def main() -> None:
     }
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "botsvc", "serve", "--project", str(REPO), "--port", str(port),
-         "--workers", str(args.workers)],
+        [
+            sys.executable,
+            "-m",
+            "botsvc",
+            "serve",
+            "--project",
+            str(REPO),
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

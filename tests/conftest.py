@@ -17,7 +17,6 @@ from botsvc.embedding import Embedder  # noqa: E402
 from botsvc.store import Store, open_store  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from botsvc.config import Settings
-from botsvc.delivery import verify
 from botsvc.embedding import Embedder
+from botsvc.helpdesk.delivery import verify
 from tests.conftest import app_client, say
 from tests.receiver import Receiver
 

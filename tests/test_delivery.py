@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from botsvc.delivery import Dispatcher, backoff_delay, sign, verify
 from botsvc.domain import Customer, DialogueState
+from botsvc.helpdesk.delivery import Dispatcher, backoff_delay, sign, verify
 from botsvc.store import OutboxEvent, Store, TurnWrite
 from tests.receiver import Receiver
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from botsvc.delivery import encode_body, sign
 from botsvc.embedding import Embedder
+from botsvc.helpdesk.delivery import encode_body, sign
 from tests.conftest import REPO, app_client, say
 from tests.receiver import Receiver
 from tests.test_api import settings_for, wait_events
@@ -87,7 +87,7 @@ async def test_published_schema_describes_the_payload_actually_sent(
 ) -> None:
     from pydantic import TypeAdapter
 
-    from botsvc.handoff import HandoffCreated
+    from botsvc.helpdesk.payloads import HandoffCreated
 
     async with serve(example_project, embedder, receiver, action_server, tmp_path) as c:
         schema = (await c.get("/v1/schemas/handoff.json")).json()

@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from botsvc.domain import Customer, DialogueState, IntentScore, NluResult
+from botsvc.domain import Customer, DialogueState, IntentScore, NluResult, TurnContext
 from botsvc.embedding import Embedder
-from botsvc.flows.engine import TurnContext
 from botsvc.project import Project, load_project
 
 pytestmark = pytest.mark.anyio
@@ -48,6 +47,20 @@ async def test_close_intents_get_a_did_you_mean_choice(
     assert out.handoff is None and out.state.stack == []
 
 
+async def test_the_did_you_mean_trace_keeps_the_intent_floor_note(
+    project: Project, embedder: Embedder
+) -> None:
+    text = "my order is wrong"  # both intents are under the example's floor of 0.5
+    out = await project.pipeline.run(
+        nlu(text, ("check_order_status", 0.46), ("request_refund", 0.41), ambiguous=True),
+        embedder.encode([text])[0],
+        DialogueState(),
+        CTX,
+    )
+    assert out.trace.decision == "ambiguous intents: offered a choice"
+    assert out.trace.intent_floor == "check_order_status 0.46 < 0.5"
+
+
 async def test_a_very_negative_message_hands_off_with_high_priority(
     project: Project, embedder: Embedder
 ) -> None:
@@ -68,4 +81,4 @@ async def test_intent_below_the_project_floor_is_treated_as_not_understood(
         nlu(text, ("request_refund", 0.45)), embedder.encode([text])[0], DialogueState(), CTX
     )
     assert out.handled_by == "fallback" and out.flow is None
-    assert "intent_floor" in out.trace
+    assert out.trace.intent_floor is not None

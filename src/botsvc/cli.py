@@ -215,8 +215,8 @@ def test_conversations(
     ] = None,
 ) -> None:
     """Run the conversation tests in tests/conversations/ through the real pipeline."""
-    from botsvc.convrunner import run_project_tests
-    from botsvc.flows.convtests import format_report
+    from botsvc.convtests.format import format_report
+    from botsvc.convtests.runner import run_project_tests
 
     settings = _settings(project)
     reports = asyncio.run(
@@ -289,7 +289,7 @@ def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
     """Run the outbox dispatcher as a separate worker (several may run at once)."""
     import httpx
 
-    from botsvc.delivery import dispatcher_from_settings
+    from botsvc.helpdesk.delivery import dispatcher_from_settings
     from botsvc.store import open_store
 
     settings = _settings(project)
@@ -323,7 +323,7 @@ def outbox_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List outbox rows, newest first."""
-    from botsvc.handoff import iso
+    from botsvc.helpdesk.payloads import iso
     from botsvc.store import open_store
 
     async def run() -> list:  # type: ignore[type-arg]

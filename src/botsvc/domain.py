@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 Vector = npt.NDArray[np.float32]  # one L2-normalised sentence embedding
 HandledBy = Literal["flow", "kb", "fallback", "human"]
@@ -105,7 +108,6 @@ class FlowPosition:
 
 # --- persisted per-conversation dialogue state (stored as JSON by the store) ---------------------
 # pydantic models rather than dataclasses because they round-trip through JSON columns.
-from pydantic import BaseModel, Field  # noqa: E402
 
 
 class FlowFrame(BaseModel):
@@ -127,3 +129,118 @@ class DialogueState(BaseModel):
     @property
     def active(self) -> FlowFrame | None:
         return self.stack[-1] if self.stack else None
+
+
+# --- one turn: who is talking, what the pipeline decided, and why ---------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnContext:
+    conversation_id: str
+    customer: Customer
+    channel: str = "web"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def condition_context(ctx: TurnContext, nlu: NluResult | None = None) -> dict[str, Any]:
+    """What `context.*` means in conditions: flows' `if`s and escalation's metadata rules."""
+    c = ctx.customer
+    context: dict[str, Any] = {
+        "conversation_id": ctx.conversation_id,
+        "channel": ctx.channel,
+        "metadata": dict(ctx.metadata),
+        "customer": {"id": c.id, "name": c.name, "email": c.email, "metadata": dict(c.metadata)},
+    }
+    if nlu is not None:
+        context["intent"] = {"name": nlu.intent.name, "confidence": nlu.intent.confidence}
+        context["sentiment"] = nlu.sentiment
+        context["text"] = nlu.text
+    return context
+
+
+@dataclass(frozen=True, kw_only=True)
+class NluTrace:
+    intent: IntentScore
+    ranking: tuple[IntentScore, ...]  # the top three
+    entities: tuple[Entity, ...]
+    sentiment: float
+    ambiguous: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowTrace:
+    status: str  # the engine's FlowResult.status
+    events: tuple[dict[str, Any], ...]  # the engine's event log: {"event": name, ...details}
+    ms: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class HitTrace:
+    id: str
+    title: str
+    score: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class KbTrace:
+    hits: tuple[HitTrace, ...]
+    answered: bool  # the knowledge base's own threshold let the best answer through
+    threshold: float
+    ms: float
+    declined_by: str | None = None  # an escalation floor refused an answer the KB gave
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timings:
+    encode: float
+    nlu: float
+    decide: float
+    total: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnTrace:
+    """What the bot understood and decided on one customer message, stored with the turn and
+    shown to the helpdesk. The pipeline writes `decision` .. `priority_rules`; the service adds
+    `nlu`, `flow_position` and `timings_ms`."""
+
+    decision: str
+    flow: FlowTrace | None = None
+    kb: KbTrace | None = None
+    intent_floor: str | None = None  # the escalation floor turned a low intent into a fallback
+    priority_rules: tuple[str, ...] = ()  # metadata rules that raised a handoff's priority
+    nlu: NluTrace | None = None
+    flow_position: FlowPosition | None = None
+    timings_ms: Timings | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What the pipeline decided for one message; the service stores and sends it."""
+
+    handled_by: HandledBy
+    messages: tuple[BotMessage, ...]
+    intent: IntentScore | None
+    flow: FlowPosition | None
+    sources: tuple[KbHit, ...]
+    handoff: HandoffRequest | None
+    state: DialogueState
+    trace: TurnTrace
+
+
+@cache
+def _trace_adapter() -> TypeAdapter[TurnTrace]:
+    return TypeAdapter(TurnTrace)
+
+
+def trace_as_json(trace: TurnTrace) -> dict[str, Any]:
+    """The trace as stored with the turn (a JSON column)."""
+    return _trace_adapter().dump_python(trace, mode="json", exclude_none=True)  # type: ignore[no-any-return]
+
+
+def trace_from_json(data: Mapping[str, Any]) -> TurnTrace:
+    """A stored trace read back; a row in an older shape keeps at least its decision."""
+    try:
+        return _trace_adapter().validate_python(dict(data))
+    except ValidationError:
+        return TurnTrace(decision=str(data.get("decision", "")))

@@ -1,36 +1,95 @@
-"""Escalation rules, evaluated every turn. Each returns a HandoffRequest whose reason says why.
+"""Every escalation rule, evaluated every turn: when the bot stops and a person takes over.
 
-The rules come from `escalation:` in flows/ (EscalationRules). Pure functions over plain data.
+The rules come from `escalation:` in flows/ (`EscalationRules`, loaded by botsvc.spec); each
+function here is pure and returns a `HandoffRequest` whose reason says why, or the note that
+explains a floor. The pipeline asks these in order (a human request, the intent floor, the KB
+floor, frustration, the fallback count) and the flows runtime asks `rejections_exhausted`
+while a collect step waits, so no rule lives anywhere else.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from difflib import SequenceMatcher
 from typing import Any
 
-from botsvc.domain import FALLBACK_INTENT, PRIORITIES, Customer, HandoffRequest, NluResult, Priority
-from botsvc.flows.spec import EscalationRules
+from botsvc.domain import (
+    FALLBACK_INTENT,
+    PRIORITIES,
+    HandoffRequest,
+    IntentScore,
+    NluResult,
+    Priority,
+)
+from botsvc.spec.model import EscalationRules
+
+__all__ = [
+    "apply_intent_floor",
+    "apply_metadata_rules",
+    "fallbacks_exhausted",
+    "frustration",
+    "human_request",
+    "kb_floor",
+    "rejections_exhausted",
+]
 
 _WORD = re.compile(r"[a-z']+")
 
 
 def human_request(nlu: NluResult, rules: EscalationRules) -> HandoffRequest | None:
     """An explicit ask for a person: a human-request intent, or, when the classifier found no
-    intent at all, a keyword ("operator", "real person") it may have missed."""
+    intent at all, a keyword ("operator", "real person") it may have missed. The one definition,
+    whether or not a flow is waiting for an answer."""
     if nlu.intent.name in rules.human_request_intents:
         return HandoffRequest("customer_request", "normal", f"intent {nlu.intent.name}")
     if nlu.intent.name != FALLBACK_INTENT:
         # "the delivery agent left my parcel outside" is a question, not a request for an agent
         return None
-    words = set(_WORD.findall(nlu.text.lower()))
-    text = " " + " ".join(_WORD.findall(nlu.text.lower())) + " "
+    words = _WORD.findall(nlu.text.lower())
+    text = " " + " ".join(words) + " "
     for keyword in rules.human_request_keywords:
         kw = keyword.lower().strip()
-        if (" " in kw and f" {kw} " in text) or kw in words:
+        if kw and ((" " in kw and f" {kw} " in text) or kw in words):
             return HandoffRequest("customer_request", "normal", f"keyword {kw!r}")
     return None
+
+
+def apply_intent_floor(nlu: NluResult, rules: EscalationRules) -> tuple[NluResult, str | None]:
+    """`low_confidence.intent_min_confidence`: a project-wide floor under the calibrated one.
+    Below it the message is read as not understood; the note says so for the trace."""
+    floor = rules.intent_min_confidence
+    if floor is None or nlu.intent.name == FALLBACK_INTENT or nlu.intent.confidence >= floor:
+        return nlu, None
+    note = f"{nlu.intent.name} {nlu.intent.confidence:.2f} < {floor}"
+    return replace(nlu, intent=IntentScore(FALLBACK_INTENT, nlu.intent.confidence)), note
+
+
+def kb_floor(score: float, rules: EscalationRules) -> str | None:
+    """`low_confidence.kb_min_score`: why an answer the knowledge base gave is declined, or None."""
+    floor = rules.kb_min_score
+    if floor is not None and score < floor:
+        return f"escalation.low_confidence.kb_min_score {floor}"
+    return None
+
+
+def fallbacks_exhausted(consecutive: int, rules: EscalationRules) -> HandoffRequest | None:
+    """`max_consecutive_fallbacks` messages in a row that neither a flow nor the KB could take."""
+    if consecutive < rules.max_consecutive_fallbacks:
+        return None
+    return HandoffRequest(
+        "low_confidence", "normal", f"{consecutive} messages in a row not understood"
+    )
+
+
+def rejections_exhausted(
+    slot: str, rejections: int, rules: EscalationRules
+) -> HandoffRequest | None:
+    """`max_rejections` answers to one question that did not fill its slot."""
+    if rejections < rules.max_rejections:
+        return None
+    return HandoffRequest("too_many_rejections", detail=f"{slot}: {rejections} invalid answers")
 
 
 def is_shouting(text: str) -> bool:
@@ -84,20 +143,4 @@ def apply_metadata_rules(
             matched.append(rule.condition.source)
     if priority == request.priority:
         return request, matched
-    return HandoffRequest(request.reason, priority, request.detail), matched
-
-
-def condition_context(
-    customer: Customer, channel: str, metadata: Mapping[str, Any]
-) -> dict[str, Any]:
-    """What `context.*` means in conditions."""
-    return {
-        "customer": {
-            "id": customer.id,
-            "name": customer.name,
-            "email": customer.email,
-            "metadata": dict(customer.metadata),
-        },
-        "channel": channel,
-        "metadata": dict(metadata),
-    }
+    return replace(request, priority=priority), matched

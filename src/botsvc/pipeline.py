@@ -1,7 +1,8 @@
 """The path of one message once understood: flows → knowledge base → escalation.
 
 `Pipeline.run` takes plain data (the NLU result, the dialogue state, the turn's context) and
-returns an Outcome; it neither stores nor sends anything. The service persists the outcome.
+returns an `Outcome` with its typed `TurnTrace`; it neither stores nor sends anything. Which
+rule escalates is decided in escalation.py; this module only asks in order.
 """
 
 from __future__ import annotations
@@ -9,26 +10,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from botsvc import escalation
 from botsvc.domain import (
-    FALLBACK_INTENT,
     BotMessage,
     Button,
     DialogueState,
     FlowPosition,
+    FlowTrace,
     HandledBy,
     HandoffRequest,
-    IntentScore,
+    HitTrace,
     KbAnswer,
     KbHit,
+    KbTrace,
     NluResult,
+    Outcome,
+    TurnContext,
+    TurnTrace,
     Vector,
+    condition_context,
 )
-from botsvc.flows.engine import FlowEngine, FlowResult, TurnContext
-from botsvc.flows.spec import FlowSpec
+from botsvc.flows.engine import FlowEngine, FlowResult
 from botsvc.kb.retrieval import KnowledgeBase
+from botsvc.spec.model import FlowSpec
 
 RECENT_TEXTS = 5
 
@@ -43,16 +48,23 @@ DEFAULT_TEXTS = {
 Say = Callable[[str, DialogueState, NluResult, TurnContext], tuple[BotMessage, ...]]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    handled_by: HandledBy
-    messages: tuple[BotMessage, ...]
-    intent: IntentScore | None
-    flow: FlowPosition | None
-    sources: tuple[KbHit, ...]
-    handoff: HandoffRequest | None
-    state: DialogueState
-    trace: dict[str, Any] = field(default_factory=dict)
+@dataclass
+class _Notes:
+    """The trace as the turn goes; frozen into a TurnTrace with the decision."""
+
+    flow: FlowTrace | None = None
+    kb: KbTrace | None = None
+    intent_floor: str | None = None
+    priority_rules: tuple[str, ...] = field(default_factory=tuple)
+
+    def freeze(self, decision: str) -> TurnTrace:
+        return TurnTrace(
+            decision=decision,
+            flow=self.flow,
+            kb=self.kb,
+            intent_floor=self.intent_floor,
+            priority_rules=self.priority_rules,
+        )
 
 
 class Pipeline:
@@ -63,87 +75,69 @@ class Pipeline:
         self, nlu: NluResult, vector: Vector, state: DialogueState, ctx: TurnContext
     ) -> Outcome:
         rules = self.spec.escalation
-        trace: dict[str, Any] = {}
+        notes = _Notes()
         earlier = list(state.recent_texts)
         state = state.model_copy(deep=True)
         state.recent_texts = (state.recent_texts + [nlu.text])[-RECENT_TEXTS:]
         state.sentiments = (state.sentiments + [round(nlu.sentiment, 3)])[-20:]
 
-        nlu = self._apply_intent_floor(nlu, trace)
+        nlu, notes.intent_floor = escalation.apply_intent_floor(nlu, rules)
         # a human request always wins, whatever flow is running
         if (ask := escalation.human_request(nlu, rules)) is not None:
-            return self._handoff(ask, nlu, state, ctx, trace, flow=None)
+            return self._handoff(ask, nlu, state, ctx, notes, flow=None)
+
+        if state.active is None and nlu.ambiguous:
+            choice = self._did_you_mean(nlu, state, ctx)
+            if choice is not None:
+                return self._outcome(
+                    "fallback", (choice,), nlu, state, notes, "ambiguous intents: offered a choice"
+                )
 
         started = time.perf_counter()
-        if (
-            state.active is None
-            and nlu.ambiguous
-            and (choice := self._did_you_mean(nlu, state, ctx))
-        ):
-            trace["decision"] = "ambiguous intents: offered a choice"
-            return choice
-
         result = await self.engine.handle(nlu, state, ctx)
-        trace["flow"] = {
-            "status": result.status,
-            "events": list(result.trace),
-            "ms": round((time.perf_counter() - started) * 1000, 2),
-        }
+        notes.flow = FlowTrace(status=result.status, events=result.trace, ms=_ms(started))
         state = result.state
 
         if result.status == "handled":
-            return self._after_flow(result, nlu, state, ctx, trace, earlier)
+            return self._after_flow(result, nlu, state, ctx, notes)
 
-        answer = self._answer(nlu, vector, trace)
+        answer = self._answer(nlu, vector, notes)
         if result.status == "digression":
             if answer is not None:
-                trace["decision"] = "digression answered from the knowledge base; flow resumes"
-                return Outcome(
+                return self._outcome(
                     "kb",
                     (BotMessage(answer.text),) + result.reprompt,
-                    nlu.intent,
-                    result.position,
-                    answer.sources,
-                    None,
+                    nlu,
                     state,
-                    trace,
+                    notes,
+                    "digression answered from the knowledge base; flow resumes",
+                    flow=result.position,
+                    sources=answer.sources,
                 )
-            trace["decision"] = "digression the knowledge base could not answer; asked again"
-            return Outcome(
+            return self._outcome(
                 "flow",
                 self.say("utter_default", state, nlu, ctx) + result.reprompt,
-                nlu.intent,
-                result.position,
-                (),
-                None,
+                nlu,
                 state,
-                trace,
+                notes,
+                "digression the knowledge base could not answer; asked again",
+                flow=result.position,
             )
 
         if (upset := escalation.frustration(nlu, earlier, rules)) is not None:
-            return self._handoff(upset, nlu, state, ctx, trace, flow=None)
+            return self._handoff(upset, nlu, state, ctx, notes, flow=None)
         if answer is not None:
             state.consecutive_fallbacks = 0
-            trace["decision"] = f"answered from the knowledge base (score {answer.score:.3f})"
-            return Outcome(
+            return self._outcome(
                 "kb",
                 (BotMessage(answer.text),),
-                nlu.intent,
-                None,
-                answer.sources,
-                None,
+                nlu,
                 state,
-                trace,
+                notes,
+                f"answered from the knowledge base (score {answer.score:.3f})",
+                sources=answer.sources,
             )
-        return self._fallback(nlu, state, ctx, trace)
-
-    def _apply_intent_floor(self, nlu: NluResult, trace: dict[str, Any]) -> NluResult:
-        """`low_confidence.intent_min_confidence`: a project-wide floor under the calibrated one."""
-        floor = self.spec.escalation.intent_min_confidence
-        if floor is None or nlu.intent.name == FALLBACK_INTENT or nlu.intent.confidence >= floor:
-            return nlu
-        trace["intent_floor"] = f"{nlu.intent.name} {nlu.intent.confidence:.2f} < {floor}"
-        return replace(nlu, intent=IntentScore(FALLBACK_INTENT, nlu.intent.confidence))
+        return self._fallback(nlu, state, ctx, notes)
 
     def _after_flow(
         self,
@@ -151,67 +145,48 @@ class Pipeline:
         nlu: NluResult,
         state: DialogueState,
         ctx: TurnContext,
-        trace: dict[str, Any],
-        earlier: list[str],
+        notes: _Notes,
     ) -> Outcome:
         state.consecutive_fallbacks = 0
         if result.handoff is not None:
-            out = self._handoff(result.handoff, nlu, state, ctx, trace, flow=result.position)
-            return Outcome(
-                out.handled_by,
-                result.messages + out.messages,
-                out.intent,
-                result.position,
-                (),
-                out.handoff,
-                out.state,
-                out.trace,
-            )
+            out = self._handoff(result.handoff, nlu, state, ctx, notes, flow=result.position)
+            return replace(out, messages=result.messages + out.messages)
         if (upset := escalation.frustration(nlu, [], self.spec.escalation)) is not None:
-            out = self._handoff(upset, nlu, state, ctx, trace, flow=result.position)
-            return out
-        trace["decision"] = "handled by flow"
-        return Outcome("flow", result.messages, nlu.intent, result.position, (), None, state, trace)
+            return self._handoff(upset, nlu, state, ctx, notes, flow=result.position)
+        return self._outcome(
+            "flow", result.messages, nlu, state, notes, "handled by flow", flow=result.position
+        )
 
-    def _answer(self, nlu: NluResult, vector: Vector, trace: dict[str, Any]) -> KbAnswer | None:
+    def _answer(self, nlu: NluResult, vector: Vector, notes: _Notes) -> KbAnswer | None:
         started = time.perf_counter()
         answer, hits = self.kb.consult(nlu.text, vector, top_k=3)
-        floor = self.spec.escalation.kb_min_score
-        trace["kb"] = {
-            "hits": [{"id": h.id, "title": h.title, "score": round(h.score, 4)} for h in hits],
-            "answered": answer is not None,
-            "threshold": self.kb.threshold,
-            "ms": round((time.perf_counter() - started) * 1000, 2),
-        }
-        if answer is not None and floor is not None and answer.score < floor:
-            trace["kb"]["declined_by"] = f"escalation.low_confidence.kb_min_score {floor}"
-            return None
-        return answer
+        declined = (
+            None if answer is None else escalation.kb_floor(answer.score, self.spec.escalation)
+        )
+        notes.kb = KbTrace(
+            hits=tuple(HitTrace(id=h.id, title=h.title, score=round(h.score, 4)) for h in hits),
+            answered=answer is not None,
+            threshold=self.kb.threshold,
+            ms=_ms(started),
+            declined_by=declined,
+        )
+        return None if declined else answer
 
     def _fallback(
-        self, nlu: NluResult, state: DialogueState, ctx: TurnContext, trace: dict[str, Any]
+        self, nlu: NluResult, state: DialogueState, ctx: TurnContext, notes: _Notes
     ) -> Outcome:
         state.consecutive_fallbacks += 1
-        limit = self.spec.escalation.max_consecutive_fallbacks
-        if state.consecutive_fallbacks >= limit:
-            ask = HandoffRequest(
-                "low_confidence",
-                "normal",
-                f"{state.consecutive_fallbacks} messages in a row not understood",
-            )
-            return self._handoff(ask, nlu, state, ctx, trace, flow=None)
-        trace["decision"] = (
-            f"fallback {state.consecutive_fallbacks} of {limit}: no flow, knowledge base declined"
-        )
-        return Outcome(
+        rules = self.spec.escalation
+        if (ask := escalation.fallbacks_exhausted(state.consecutive_fallbacks, rules)) is not None:
+            return self._handoff(ask, nlu, state, ctx, notes, flow=None)
+        return self._outcome(
             "fallback",
             self.say("utter_default", state, nlu, ctx),
-            nlu.intent,
-            None,
-            (),
-            None,
+            nlu,
             state,
-            trace,
+            notes,
+            f"fallback {state.consecutive_fallbacks} of {rules.max_consecutive_fallbacks}: "
+            "no flow, knowledge base declined",
         )
 
     def _handoff(
@@ -220,7 +195,7 @@ class Pipeline:
         nlu: NluResult,
         state: DialogueState,
         ctx: TurnContext,
-        trace: dict[str, Any],
+        notes: _Notes,
         *,
         flow: FlowPosition | None,
     ) -> Outcome:
@@ -228,26 +203,25 @@ class Pipeline:
             ask,
             rules=self.spec.escalation,
             slots=state.slots,
-            context=escalation.condition_context(ctx.customer, ctx.channel, ctx.metadata),
+            context=condition_context(ctx, nlu),
         )
-        trace["decision"] = f"handoff: {ask.reason} ({ask.detail})".replace(" ()", "")
-        if matched:
-            trace["priority_rules"] = matched
+        notes.priority_rules = tuple(matched)
         state.consecutive_fallbacks = 0
-        return Outcome(
+        decision = f"handoff: {ask.reason} ({ask.detail})".replace(" ()", "")
+        return self._outcome(
             "human",
             self.say("utter_handoff", state, nlu, ctx),
-            nlu.intent,
-            flow,
-            (),
-            ask,
+            nlu,
             state,
-            trace,
+            notes,
+            decision,
+            flow=flow,
+            handoff=ask,
         )
 
     def _did_you_mean(
         self, nlu: NluResult, state: DialogueState, ctx: TurnContext
-    ) -> Outcome | None:
+    ) -> BotMessage | None:
         """The top two intents are close: offer both (as buttons) instead of guessing."""
         flows_by_intent = {t.intent: f for f in self.spec.flows.values() for t in f.triggers}
         top = [s for s in nlu.ranking[:2] if s.name in flows_by_intent]
@@ -262,13 +236,32 @@ class Pipeline:
         )
         question = self.say("utter_did_you_mean", state, nlu, ctx)
         first = question[0] if question else BotMessage(DEFAULT_TEXTS["utter_did_you_mean"])
+        return BotMessage(first.text, buttons)
+
+    @staticmethod
+    def _outcome(
+        handled_by: HandledBy,
+        messages: tuple[BotMessage, ...],
+        nlu: NluResult,
+        state: DialogueState,
+        notes: _Notes,
+        decision: str,
+        *,
+        flow: FlowPosition | None = None,
+        sources: tuple[KbHit, ...] = (),
+        handoff: HandoffRequest | None = None,
+    ) -> Outcome:
         return Outcome(
-            "fallback",
-            (BotMessage(first.text, buttons),),
-            nlu.intent,
-            None,
-            (),
-            None,
-            state,
-            {"decision": "ambiguous intents: offered a choice"},
+            handled_by=handled_by,
+            messages=messages,
+            intent=nlu.intent,
+            flow=flow,
+            sources=sources,
+            handoff=handoff,
+            state=state,
+            trace=notes.freeze(decision),
         )
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

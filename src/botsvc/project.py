@@ -1,24 +1,26 @@
-"""A bot project on disk (intents/, flows/, kb/, kb_index/, models/), checked and loaded.
+"""A bot project on disk (intents/, flows/, kb/, kb_index/, models/): check, prepare, load, reload.
 
-`load_project` builds the whole object graph the pipeline runs on; the service holds one and a
-reload swaps it for a new one, so a turn always sees one consistent project.
+`load_project` builds the whole object graph the pipeline runs on. The service answers with
+`LiveProject.current`, and `LiveProject.reload` swaps in a whole new one, so a turn always sees
+one consistent project and a broken project on disk leaves the running one in place.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import httpx
 
-from botsvc.domain import BotMessage, Customer, DialogueState, IntentScore, NluResult
+from botsvc.domain import BotMessage, Customer, DialogueState, IntentScore, NluResult, TurnContext
 from botsvc.embedding import Embedder
 from botsvc.errors import Problem, ProjectError
 from botsvc.flows.actions import ActionClient
-from botsvc.flows.engine import FlowEngine, TurnContext
+from botsvc.flows.engine import FlowEngine
 from botsvc.flows.responses import render_response
-from botsvc.flows.spec import FlowSpec, load_flow_spec
 from botsvc.kb.index import build_index, index_is_current
 from botsvc.kb.retrieval import KnowledgeBase
 from botsvc.nlu.classifier import load_current, train_or_load
@@ -26,6 +28,8 @@ from botsvc.nlu.entities import EntityExtractor
 from botsvc.nlu.parser import NluParser
 from botsvc.nlu.trainingdata import TrainingData, load_training_data
 from botsvc.pipeline import DEFAULT_TEXTS, Pipeline, Say
+from botsvc.spec.loader import load_flow_spec
+from botsvc.spec.model import FlowSpec
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,47 @@ def load_project(
     return Project(project_dir, files, parser, engine, kb, pipeline, time.time())
 
 
+class LiveProject:
+    """The project the service is answering with, and the one way to replace it."""
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        embedder: Embedder,
+        http: httpx.AsyncClient,
+        action_endpoint: str | None = None,
+        action_timeout_s: float = 5.0,
+    ) -> None:
+        self.current = project
+        self._embedder, self._http = embedder, http
+        self._action_endpoint, self._action_timeout_s = action_endpoint, action_timeout_s
+        self._lock = asyncio.Lock()
+
+    async def reload(self) -> Project:
+        """Checks the files, retrains or rebuilds kb_index/ if stale, loads, and swaps. Raises
+        ProjectError with every problem (the running project stays) or ConfigError."""
+        directory = self.current.directory
+        async with self._lock:
+            files = await anyio.to_thread.run_sync(lambda: check_project(directory))
+            await anyio.to_thread.run_sync(
+                lambda: prepare_project(directory, self._embedder, progress=False, files=files)
+            )
+            self.current = await anyio.to_thread.run_sync(
+                lambda: load_project(
+                    directory,
+                    embedder=self._embedder,
+                    http=self._http,
+                    action_endpoint=self._action_endpoint,
+                    action_timeout_s=self._action_timeout_s,
+                    files=files,
+                )
+            )
+        return self.current
+
+
 __all__ = [
+    "LiveProject",
     "Project",
     "ProjectFiles",
     "check_project",

@@ -1,37 +1,36 @@
-"""The conversation service: one message in, the turn stored, the answer out.
+"""Customer turns: one message in, the turn stored, the answer out.
 
-Takes the conversation's lease, answers (or forwards to the helpdesk while a human has the
-conversation), and writes the turn, its handoff and outbox rows in one transaction.
+Takes the conversation's lease, answers (or, while a human has the conversation, forwards the
+message to the helpdesk), and writes the turn, its messages, handoff and outbox rows in one
+transaction. What agents do is in helpdesk/agents.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from botsvc.domain import BotMessage, Customer, FlowPosition, IntentScore, KbHit, NluResult
-from botsvc.embedding import Embedder
-from botsvc.errors import Conflict
-from botsvc.flows.engine import TurnContext
-from botsvc.handoff import (
-    ConversationResolved,
-    HandoffCreated,
-    HandoffInfo,
-    MessageCreated,
-    OtherConversation,
-    TranscriptEntry,
-    customer_out,
-    iso,
-    summarise,
-    transcript,
+from botsvc.domain import (
+    BotMessage,
+    Customer,
+    FlowPosition,
+    IntentScore,
+    KbHit,
+    NluResult,
+    NluTrace,
+    Timings,
+    TurnContext,
+    trace_as_json,
 )
-from botsvc.hours import BusinessHours
-from botsvc.pipeline import Outcome
-from botsvc.project import Project
+from botsvc.embedding import Embedder
+from botsvc.helpdesk.feed import MessageFeed
+from botsvc.helpdesk.handoffs import HandoffLinks, handoff_created
+from botsvc.helpdesk.hours import BusinessHours
+from botsvc.helpdesk.payloads import MessageCreated, TranscriptEntry, iso
+from botsvc.project import LiveProject
 from botsvc.store import (
     Conversation,
     Handoff,
@@ -42,9 +41,12 @@ from botsvc.store import (
     TurnRecord,
     TurnWrite,
 )
+from botsvc.store.lease import Lease, leased
+
+__all__ = ["ChatService", "ConversationView", "HandoffRef", "IncomingMessage", "TurnResult"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IncomingMessage:
     text: str
     customer: Customer | None = None
@@ -52,15 +54,19 @@ class IncomingMessage:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HandoffRef:
     id: str
     status: str
     reason: str
     priority: str
 
+    @classmethod
+    def of(cls, h: Handoff) -> HandoffRef:
+        return cls(id=h.id, status=h.status, reason=h.reason, priority=h.priority)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class TurnResult:
     conversation_id: str
     turn_id: str
@@ -73,46 +79,65 @@ class TurnResult:
     handed_off_now: bool = False  # this turn created the handoff
 
 
+@dataclass(frozen=True, kw_only=True)
+class ConversationView:
+    conversation: Conversation
+    messages: list[MessageRecord]
+    handoff: Handoff | None
+
+
 class ChatService:
     def __init__(
         self,
         *,
         store: Store,
         embedder: Embedder,
-        project: Project,
+        project: LiveProject,
+        feed: MessageFeed,
         public_url: str,
         queue_notice_after_s: float = 300.0,
         hours: BusinessHours | None = None,
         on_outbox: Callable[[], None] = lambda: None,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self.store, self.embedder, self.project = store, embedder, project
-        self.public_url = public_url.rstrip("/")
+        self.store, self.embedder, self.project, self.feed = store, embedder, project, feed
+        self.links = HandoffLinks(public_url)
         self.queue_notice_after_s, self.hours = queue_notice_after_s, hours
         self.on_outbox, self.now = on_outbox, now
-        self._new_messages = asyncio.Condition()
-
-    # --- customer messages -----------------------------------------------------------------
 
     async def post_message(self, conversation_id: str, msg: IncomingMessage) -> TurnResult:
-        owner = uuid.uuid4().hex
         customer = msg.customer or Customer(id=f"anonymous:{conversation_id}")
-        conv = await self.store.lock_conversation(
-            conversation_id, owner=owner, customer=customer, channel=msg.channel
-        )
-        try:
-            if conv.status == "human":
-                result = await self._forward(conv, msg, owner)
+        async with leased(
+            self.store, conversation_id, customer=customer, channel=msg.channel
+        ) as lease:
+            if lease.conversation.status == "human":
+                result = await self._forward(lease, msg)
             else:
-                result = await self._answer(conv, msg, owner)
-        except BaseException:
-            await asyncio.shield(self.store.unlock_conversation(conversation_id, owner=owner))
-            raise
-        await self._announce()
+                result = await self._answer(lease, msg)
+        await self.feed.announce()
         return result
 
-    async def _answer(self, conv: Conversation, msg: IncomingMessage, owner: str) -> TurnResult:
-        project = self.project  # one consistent project for the whole turn, even across a reload
+    async def conversation(self, conversation_id: str) -> ConversationView:
+        """The conversation, its transcript and its open handoff; NotFound if unknown."""
+        conv = await self.store.get_conversation(conversation_id)
+        return ConversationView(
+            conversation=conv,
+            messages=await self.store.messages(conversation_id),
+            handoff=await self.store.get_handoff(conv.handoff_id) if conv.handoff_id else None,
+        )
+
+    async def parse(self, text: str) -> NluResult:
+        """What the NLU makes of a text, outside any conversation."""
+        vector = await self.embedder.encode_one(text)
+        return self.project.current.parser.parse(text, vector)
+
+    async def search_kb(self, query: str, *, top_k: int) -> list[KbHit]:
+        vector = await self.embedder.encode_one(query)
+        return self.project.current.kb.search(query, vector, top_k=top_k)
+
+    async def _answer(self, lease: Lease, msg: IncomingMessage) -> TurnResult:
+        conv = lease.conversation
+        project = self.project.current  # one consistent project for the whole turn
         started = time.perf_counter()
         vector = await self.embedder.encode_one(msg.text)
         encoded = time.perf_counter()
@@ -124,17 +149,25 @@ class ChatService:
         )
         outcome = await project.pipeline.run(nlu, vector, conv.state, ctx)
         done = time.perf_counter()
-        turn_id = uuid.uuid4().hex
-        trace = dict(outcome.trace)
-        trace["nlu"] = _nlu_trace(nlu)
-        trace["flow_position"] = _position(outcome.flow)
-        trace["timings_ms"] = {
-            "encode": _ms(started, encoded),
-            "nlu": _ms(encoded, parsed),
-            "decide": _ms(parsed, done),
-            "total": _ms(started, done),
-        }
-        turn = TurnRecord(turn_id, conv.id, msg.text, outcome.handled_by, trace, self.now())
+        trace = replace(
+            outcome.trace,
+            nlu=_nlu_trace(nlu),
+            flow_position=outcome.flow,
+            timings_ms=Timings(
+                encode=_ms(started, encoded),
+                nlu=_ms(encoded, parsed),
+                decide=_ms(parsed, done),
+                total=_ms(started, done),
+            ),
+        )
+        turn = TurnRecord(
+            uuid.uuid4().hex,
+            conv.id,
+            msg.text,
+            outcome.handled_by,
+            trace_as_json(trace),
+            self.now(),
+        )
         new_messages = [
             NewMessage("customer", msg.text, {"metadata": msg.metadata} if msg.metadata else {})
         ]
@@ -154,14 +187,25 @@ class ChatService:
             if (closed := self._closed_notice()) is not None:
                 replies += (closed,)
                 new_messages.append(NewMessage("bot", closed.text))
-            payload = await self._handoff_payload(
-                conv, customer, msg.channel, outcome, handoff, turn, new_messages
+            payload = await handoff_created(
+                self.store,
+                conv=conv,
+                customer=customer,
+                channel=msg.channel,
+                outcome=outcome,
+                handoff=handoff,
+                turn=turn,
+                new_messages=new_messages,
+                links=self.links,
+                hours=self.hours,
+                human_intents=frozenset(project.spec.escalation.human_request_intents),
+                now=self.now(),
             )
             outbox = (OutboxEvent(uuid.uuid4().hex, "handoff.created", conv.id, payload),)
         await self.store.save_turn(
             TurnWrite(
                 conversation_id=conv.id,
-                lock_owner=owner,
+                lock_owner=lease.owner,
                 turn=turn,
                 messages=tuple(new_messages),
                 state=outcome.state,
@@ -173,25 +217,21 @@ class ChatService:
         )
         if outbox:
             self.on_outbox()
-        ref = (
-            HandoffRef(handoff.id, handoff.status, handoff.reason, handoff.priority)
-            if handoff
-            else None
-        )
         return TurnResult(
-            conv.id,
-            turn_id,
-            replies,
-            outcome.handled_by,
-            outcome.intent,
-            outcome.flow,
-            outcome.sources,
-            ref,
-            handed_off_now=ref is not None,
+            conversation_id=conv.id,
+            turn_id=turn.id,
+            messages=replies,
+            handled_by=outcome.handled_by,
+            intent=outcome.intent,
+            flow=outcome.flow,
+            sources=outcome.sources,
+            handoff=HandoffRef.of(handoff) if handoff else None,
+            handed_off_now=handoff is not None,
         )
 
-    async def _forward(self, conv: Conversation, msg: IncomingMessage, owner: str) -> TurnResult:
+    async def _forward(self, lease: Lease, msg: IncomingMessage) -> TurnResult:
         """With a human: store the message, forward it, stay silent (but say if still queued)."""
+        conv = lease.conversation
         assert conv.handoff_id is not None
         handoff = await self.store.get_handoff(conv.handoff_id)
         turn_id = uuid.uuid4().hex
@@ -207,23 +247,22 @@ class ChatService:
         replies: tuple[BotMessage, ...] = ()
         changed = None
         if self._should_say_still_queued(handoff, now):
-            replies = self.project.say_named(
+            replies = self.project.current.say_named(
                 "utter_still_in_queue", conv.state, msg.text, conv.customer
             )
-            changed = Handoff(**{**handoff.__dict__, "queue_notified_at": now})
-        entry = TranscriptEntry(
-            seq=None, role="customer", text=msg.text, at=iso(now), turn_id=turn_id
-        )
+            changed = replace(handoff, queue_notified_at=now)
         event = MessageCreated(
             handoff_id=handoff.id,
             conversation_id=conv.id,
-            message=entry,
-            reply_url=self._reply_url(handoff.id),
+            message=TranscriptEntry(
+                seq=None, role="customer", text=msg.text, at=iso(now), turn_id=turn_id
+            ),
+            reply_url=self.links.reply_url(handoff.id),
         )
         await self.store.save_turn(
             TurnWrite(
                 conversation_id=conv.id,
-                lock_owner=owner,
+                lock_owner=lease.owner,
                 turn=turn,
                 messages=(NewMessage("customer", msg.text),)
                 + tuple(NewMessage("bot", m.text, _message_data(m)) for m in replies),
@@ -240,14 +279,14 @@ class ChatService:
         )
         self.on_outbox()
         return TurnResult(
-            conv.id,
-            turn_id,
-            replies,
-            "human",
-            None,
-            None,
-            (),
-            HandoffRef(handoff.id, handoff.status, handoff.reason, handoff.priority),
+            conversation_id=conv.id,
+            turn_id=turn_id,
+            messages=replies,
+            handled_by="human",
+            intent=None,
+            flow=None,
+            sources=(),
+            handoff=HandoffRef.of(handoff),
         )
 
     def _should_say_still_queued(self, handoff: Handoff, now: float) -> bool:
@@ -265,207 +304,9 @@ class ChatService:
             "is saved and they'll pick it up then; you can leave more details here."
         )
 
-    # --- agents ----------------------------------------------------------------------------
-
-    async def agent_reply(
-        self, handoff_id: str, *, text: str, agent: dict[str, Any]
-    ) -> MessageRecord:
-        handoff = await self.store.get_handoff(handoff_id)
-        if handoff.status != "open":
-            raise Conflict(
-                f"handoff {handoff_id!r} is {handoff.status}; the bot has the conversation"
-            )
-        owner = uuid.uuid4().hex
-        conv = await self.store.lock_conversation(
-            handoff.conversation_id, owner=owner, customer=None, channel=""
-        )
-        try:
-            changed = Handoff(
-                **{**handoff.__dict__, "agent_replied_at": handoff.agent_replied_at or self.now()}
-            )
-            saved = await self.store.save_turn(
-                TurnWrite(
-                    conversation_id=conv.id,
-                    lock_owner=owner,
-                    turn=None,
-                    messages=(NewMessage("agent", text, {"agent": agent}),),
-                    state=conv.state,
-                    status=conv.status,
-                    handoff_id=conv.handoff_id,
-                    changed_handoff=changed,
-                )
-            )
-        except BaseException:
-            await asyncio.shield(self.store.unlock_conversation(conv.id, owner=owner))
-            raise
-        await self._announce()
-        return saved[0]
-
-    async def resolve(self, handoff_id: str, *, note: str | None) -> Handoff:
-        handoff = await self.store.get_handoff(handoff_id)
-        if handoff.status != "open":
-            raise Conflict(f"handoff {handoff_id!r} is already {handoff.status}")
-        owner = uuid.uuid4().hex
-        conv = await self.store.lock_conversation(
-            handoff.conversation_id, owner=owner, customer=None, channel=""
-        )
-        try:
-            resolved = Handoff(
-                **{
-                    **handoff.__dict__,
-                    "status": "resolved",
-                    "resolved_at": self.now(),
-                    "note": note,
-                }
-            )
-            state = conv.state.model_copy(deep=True)
-            state.stack, state.consecutive_fallbacks = [], 0
-            event = ConversationResolved(
-                handoff_id=handoff.id,
-                conversation_id=conv.id,
-                note=note,
-                resolved_at=iso(resolved.resolved_at or self.now()),
-            )
-            await self.store.save_turn(
-                TurnWrite(
-                    conversation_id=conv.id,
-                    lock_owner=owner,
-                    turn=None,
-                    messages=(
-                        NewMessage(
-                            "system",
-                            "The conversation is back with the assistant."
-                            + (f" Note: {note}" if note else ""),
-                            {"event": "resolved"},
-                        ),
-                    ),
-                    state=state,
-                    status="bot",
-                    handoff_id=None,
-                    changed_handoff=resolved,
-                    outbox=(
-                        OutboxEvent(
-                            uuid.uuid4().hex,
-                            "conversation.resolved",
-                            conv.id,
-                            event.model_dump(mode="json"),
-                        ),
-                    ),
-                )
-            )
-        except BaseException:
-            await asyncio.shield(self.store.unlock_conversation(conv.id, owner=owner))
-            raise
-        self.on_outbox()
-        await self._announce()
-        return resolved
-
-    # --- reading ---------------------------------------------------------------------------
-
-    async def wait_for_messages(
-        self, conversation_id: str, *, after: int, timeout_s: float
-    ) -> list[MessageRecord]:
-        """Long-poll: returns as soon as there are messages after `after`, or [] at the timeout.
-        Wakes on this process's writes and re-reads the store every second for other replicas'."""
-        await self.store.get_conversation(conversation_id)  # NotFound for an unknown id
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = await self.store.messages(conversation_id, after=after)
-            left = deadline - time.monotonic()
-            if found or left <= 0:
-                return found
-            async with self._new_messages:
-                try:
-                    await asyncio.wait_for(self._new_messages.wait(), timeout=min(1.0, left))
-                except TimeoutError:
-                    pass
-
-    async def _announce(self) -> None:
-        async with self._new_messages:
-            self._new_messages.notify_all()
-
-    # --- helpers ---------------------------------------------------------------------------
-
-    def _reply_url(self, handoff_id: str) -> str:
-        return f"{self.public_url}/v1/handoffs/{handoff_id}/messages"
-
-    async def _handoff_payload(
-        self,
-        conv: Conversation,
-        customer: Customer,
-        channel: str,
-        outcome: Outcome,
-        handoff: Handoff,
-        turn: TurnRecord,
-        new_messages: list[NewMessage],
-    ) -> dict[str, Any]:
-        earlier = await self.store.messages(conv.id)
-        turns = await self.store.turns(conv.id) + [turn]
-        seq = earlier[-1].seq if earlier else 0
-        now = self.now()
-        pending = [
-            MessageRecord(seq + i + 1, conv.id, turn.id, m.role, m.text, m.data, now)
-            for i, m in enumerate(new_messages)
-        ]
-        entries = [
-            e.model_copy(update={"seq": None}) if (e.seq or 0) > seq else e
-            for e in transcript(earlier + pending, turns)
-        ]
-        updated = Conversation(
-            conv.id, customer, channel, "human", outcome.state, handoff.id, conv.created_at, now
-        )
-        others = await self.store.customer_conversations(customer.id, exclude=conv.id)
-        other_out = []
-        for o in others:
-            last = await self.store.messages(o.id)
-            other_out.append(
-                OtherConversation(
-                    id=o.id,
-                    channel=o.channel,
-                    status=o.status,
-                    updated_at=iso(o.updated_at),
-                    last_message=last[-1].text if last else None,
-                )
-            )
-        frame = outcome.state.active
-        assert outcome.handoff is not None
-        payload = HandoffCreated(
-            handoff=HandoffInfo(
-                id=handoff.id,
-                reason=handoff.reason,
-                detail=outcome.handoff.detail,
-                priority=handoff.priority,
-                status="open",
-                created_at=iso(handoff.created_at),
-            ),
-            conversation_id=conv.id,
-            channel=channel,
-            customer=customer_out(customer),
-            summary=summarise(
-                updated,
-                entries,
-                handoff.reason,
-                human_intents=frozenset(self.project.spec.escalation.human_request_intents),
-            ),
-            slots=dict(outcome.state.slots),
-            active_flow={"flow_id": frame.flow_id, "step_id": frame.step_id}
-            if frame
-            else _position(outcome.flow),
-            transcript=entries,
-            other_conversations=other_out,
-            reply_url=self._reply_url(handoff.id),
-            resolve_url=f"{self.public_url}/v1/handoffs/{handoff.id}/resolve",
-            business_hours=None if self.hours is None else {"open_now": self.hours.is_open(now)},
-        )
-        return payload.model_dump(mode="json")
-
 
 def _ms(a: float, b: float) -> float:
     return round((b - a) * 1000, 2)
-
-
-def _position(p: FlowPosition | None) -> dict[str, Any] | None:
-    return None if p is None else {"flow_id": p.flow_id, "step_id": p.step_id}
 
 
 def _message_data(m: BotMessage) -> dict[str, Any]:
@@ -476,57 +317,11 @@ def _message_data(m: BotMessage) -> dict[str, Any]:
     )
 
 
-def _nlu_trace(nlu: NluResult) -> dict[str, Any]:
-    return {
-        "intent": {"name": nlu.intent.name, "confidence": round(nlu.intent.confidence, 4)},
-        "ranking": [
-            {"name": s.name, "confidence": round(s.confidence, 4)} for s in nlu.ranking[:3]
-        ],
-        "entities": [
-            {
-                "entity": e.entity,
-                "value": e.value,
-                "start": e.start,
-                "end": e.end,
-                "extractor": e.extractor,
-            }
-            for e in nlu.entities
-        ],
-        "sentiment": round(nlu.sentiment, 3),
-        "ambiguous": nlu.ambiguous,
-    }
-
-
-def turn_response(r: TurnResult) -> dict[str, Any]:
-    """The API's turn response (DESIGN.md) as plain data."""
-    return {
-        "conversation_id": r.conversation_id,
-        "turn_id": r.turn_id,
-        "messages": [
-            {
-                "text": m.text,
-                **(
-                    {"buttons": [{"title": b.title, "payload": b.payload} for b in m.buttons]}
-                    if m.buttons
-                    else {}
-                ),
-            }
-            for m in r.messages
-        ],
-        "handled_by": r.handled_by,
-        "intent": None
-        if r.intent is None
-        else {"name": r.intent.name, "confidence": round(r.intent.confidence, 4)},
-        "flow": None if r.flow is None else {"id": r.flow.flow_id, "step": r.flow.step_id},
-        "sources": [
-            {"title": h.title, "url": h.url, "score": round(h.score, 4)} for h in r.sources
-        ],
-        "handoff": None
-        if r.handoff is None
-        else {
-            "id": r.handoff.id,
-            "status": r.handoff.status,
-            "reason": r.handoff.reason,
-            "priority": r.handoff.priority,
-        },
-    }
+def _nlu_trace(nlu: NluResult) -> NluTrace:
+    return NluTrace(
+        intent=IntentScore(nlu.intent.name, round(nlu.intent.confidence, 4)),
+        ranking=tuple(IntentScore(s.name, round(s.confidence, 4)) for s in nlu.ranking[:3]),
+        entities=nlu.entities,
+        sentiment=round(nlu.sentiment, 3),
+        ambiguous=nlu.ambiguous,
+    )

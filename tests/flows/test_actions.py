@@ -8,11 +8,20 @@ from typing import Any
 import httpx
 import pytest
 
-from botsvc.domain import FALLBACK_INTENT, Button, Customer, DialogueState, IntentScore, NluResult
+from botsvc.domain import (
+    FALLBACK_INTENT,
+    Button,
+    Customer,
+    DialogueState,
+    IntentScore,
+    NluResult,
+    TurnContext,
+)
 from botsvc.errors import ActionServerError
 from botsvc.flows.actions import ActionClient, ActionResponse, latest_message, rasa_domain
-from botsvc.flows.engine import FlowEngine, FlowResult, TurnContext
-from botsvc.flows.spec import FlowSpec, load_flows_from_str
+from botsvc.flows.engine import FlowEngine, FlowResult
+from botsvc.spec.loader import load_flows_from_str
+from botsvc.spec.model import FlowSpec
 from tests.actionserver import ActionServer, start_action_server
 
 pytestmark = pytest.mark.anyio
@@ -181,7 +190,7 @@ def test_a_non_positive_timeout_is_refused() -> None:
 class Chat:
     def __init__(self, spec: FlowSpec, client: ActionClient) -> None:
         self.engine = FlowEngine(spec, actions=client)
-        self.ctx = TurnContext("conv-8", Customer("c-1", "Ana"))
+        self.ctx = TurnContext(conversation_id="conv-8", customer=Customer("c-1", "Ana"))
         self.state = DialogueState()
 
     async def say(self, text: str, intent: str = FALLBACK_INTENT) -> FlowResult:

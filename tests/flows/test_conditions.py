@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from botsvc.flows.conditions import ConditionError, parse_condition
+from botsvc.spec.conditions import ConditionError, parse_condition
 
 
 def holds(source: str, slots: dict[str, Any] | None = None, **context: Any) -> bool:

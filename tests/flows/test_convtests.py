@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from botsvc.domain import FALLBACK_INTENT, Customer, DialogueState, Entity, IntentScore, NluResult
-from botsvc.errors import ProjectError
-from botsvc.flows.convtests import (
+from botsvc.convtests.format import (
     TurnExpectation,
     check_tests_against_spec,
     check_turn,
@@ -19,8 +17,19 @@ from botsvc.flows.convtests import (
     run_conversation_test,
     run_conversation_tests,
 )
-from botsvc.flows.engine import FlowEngine, TurnContext
-from botsvc.flows.spec import FlowSpec, load_flows_from_str
+from botsvc.domain import (
+    FALLBACK_INTENT,
+    Customer,
+    DialogueState,
+    Entity,
+    IntentScore,
+    NluResult,
+    TurnContext,
+)
+from botsvc.errors import ProjectError
+from botsvc.flows.engine import FlowEngine
+from botsvc.spec.loader import load_flows_from_str
+from botsvc.spec.model import FlowSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -126,7 +135,9 @@ class MiniBot:
         )
         nlu = NluResult(text, IntentScore(intent, 0.9), (), entities)
         state = self.states.get(conversation_id, DialogueState())
-        ctx = TurnContext(conversation_id, customer, channel, metadata)
+        ctx = TurnContext(
+            conversation_id=conversation_id, customer=customer, channel=channel, metadata=metadata
+        )
         result = await self.engine.handle(nlu, state, ctx)
         self.states[conversation_id] = result.state
         messages = [{"text": m.text} for m in result.messages]

@@ -16,9 +16,11 @@ from botsvc.domain import (
     FlowPosition,
     IntentScore,
     NluResult,
+    TurnContext,
 )
-from botsvc.flows.engine import FlowEngine, FlowResult, TurnContext
-from botsvc.flows.spec import FlowSpec, load_flows_from_str
+from botsvc.flows.engine import FlowEngine, FlowResult
+from botsvc.spec.loader import load_flows_from_str
+from botsvc.spec.model import FlowSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -155,7 +157,9 @@ class Chat:
 
     def __init__(self, spec: FlowSpec, customer: Customer | None = None) -> None:
         self.engine = FlowEngine(spec, actions=None)
-        self.ctx = TurnContext("conv-1", customer or Customer("c-1", name="Ana"), "web", {})
+        self.ctx = TurnContext(
+            conversation_id="conv-1", customer=customer or Customer("c-1", name="Ana")
+        )
         self.state = DialogueState()
 
     async def say(self, text: str, intent: str = FALLBACK_INTENT, **kw: Any) -> FlowResult:
@@ -438,6 +442,20 @@ async def test_a_human_request_without_its_own_flow_is_left_to_escalation(spec: 
     result = await chat.say("I want a real person now")
     assert result.status == "not_handled" and result.state == before
     assert "human_request" in events(result)
+
+
+async def test_a_keyword_inside_an_understood_answer_is_the_answer_not_a_human_request(
+    spec: FlowSpec,
+) -> None:
+    # the keyword counts only when the classifier found no intent, as in the pipeline
+    chat = Chat(spec)
+    await chat.say("give feedback", "leave_feedback")
+    result = await chat.say("the real person at the counter was rude", "complain")
+    assert result.status == "handled" and "human_request" not in events(result)
+    filled = [t for t in result.trace if t["event"] == "slot_filled"]
+    assert [(t["slot"], t["value"]) for t in filled] == [
+        ("feedback", "the real person at the counter was rude")
+    ]
 
 
 async def test_a_human_request_flow_wins_over_a_text_slot(spec: FlowSpec) -> None:

@@ -8,14 +8,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from botsvc.domain import Customer, DialogueState, Entity, IntentScore, NluResult
+from botsvc.domain import Customer, DialogueState, Entity, IntentScore, NluResult, TurnContext
 from botsvc.flows.actions import ActionClient
-from botsvc.flows.engine import FlowEngine, TurnContext
-from botsvc.flows.spec import FlowSpec, load_flow_spec
+from botsvc.flows.engine import FlowEngine
 from botsvc.nlu.trainingdata import load_training_data
+from botsvc.spec.loader import load_flow_spec
+from botsvc.spec.model import FlowSpec
 from tests.actionserver import ActionServer, start_action_server
 
 REPO = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture(scope="module")
 def spec() -> FlowSpec:
@@ -48,7 +50,7 @@ async def test_the_example_custom_actions_answer_the_engine(
             (),
             (Entity("order_id", "NW-482913", 18, 27, "regex"),),
         )
-        ctx = TurnContext("example-1", Customer("c-1", "Ana"))
+        ctx = TurnContext(conversation_id="example-1", customer=Customer("c-1", "Ana"))
         result = await engine.handle(nlu, DialogueState(), ctx)
     called = [t for t in result.trace if t["event"] == "action_called"]
     assert [t["action"] for t in called] == ["action_check_order_status"]

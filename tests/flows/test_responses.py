@@ -3,14 +3,9 @@ from __future__ import annotations
 import random
 
 from botsvc.domain import Button, Customer
-from botsvc.flows.responses import (
-    ResponseVariant,
-    render,
-    render_response,
-    template_names,
-    tone_for,
-)
-from botsvc.flows.spec import load_flows_from_str
+from botsvc.flows.responses import render, render_response, tone_for
+from botsvc.spec.loader import load_flows_from_str
+from botsvc.spec.variants import ResponseVariant, template_names
 
 NEUTRAL = ResponseVariant("Done, {customer_name}: refund for {order_id}.", tone="neutral")
 EMPATHETIC = ResponseVariant(

@@ -6,8 +6,9 @@ from textwrap import dedent, indent
 import pytest
 
 from botsvc.errors import Problem, ProjectError
-from botsvc.flows.spec import FlowSpec, load_flow_spec, load_flows_from_str
-from botsvc.flows.steps import END, ActionStep, CollectStep, HandoffStep
+from botsvc.spec.loader import load_flow_spec, load_flows_from_str
+from botsvc.spec.model import FlowSpec
+from botsvc.spec.steps import END, ActionStep, CollectStep, HandoffStep
 
 DESIGN_EXAMPLE = dedent(
     """\

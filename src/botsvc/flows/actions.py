@@ -18,7 +18,7 @@ import httpx
 
 from botsvc.domain import Button, NluResult
 from botsvc.errors import ActionServerError
-from botsvc.flows.model import FlowSpec
+from botsvc.spec.model import FlowSpec
 
 __all__ = [
     "PROTOCOL_VERSION",

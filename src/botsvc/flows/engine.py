@@ -5,8 +5,8 @@ returns a `FlowResult` with the new state (the input is never mutated). No activ
 flow whose `nlu_trigger` matches, or answer "not_handled" so the pipeline tries the knowledge
 base. A flow waiting for a slot reads the message in this order:
 
-1. a human request (escalation `human_request_intents` / `human_request_keywords`): start the
-   flow that handles it if there is one, else "not_handled" so the escalation stage hands off;
+1. a human request (`escalation.human_request`, the pipeline's own test): start the flow that
+   handles it if there is one, else "not_handled" so the pipeline hands off;
 2. cancel (intent `cancel`, or "cancel" / "stop" / "never mind" / "forget it" alone): leave it;
 3. the slot's value: an entity of the slot's name, or a typed slot's whole-message answer;
 4. a confident trigger of another flow: push it, and resume this one when it ends;
@@ -19,22 +19,23 @@ base. A flow waiting for a slot reads the message in this order:
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from botsvc import escalation
 from botsvc.domain import (
     FALLBACK_INTENT,
     BotMessage,
-    Customer,
     DialogueState,
     FlowFrame,
     FlowPosition,
     HandoffRequest,
     NluResult,
+    TurnContext,
+    condition_context,
 )
 from botsvc.flows.actions import ActionClient, rasa_domain
-from botsvc.flows.model import FlowSpec
 from botsvc.flows.run import FLOW_CHANGED_TEXT, FlowRun
 from botsvc.flows.slotfill import (
     FAQ_INTENT,
@@ -43,21 +44,13 @@ from botsvc.flows.slotfill import (
     from_entity,
     is_cancel,
     is_question,
-    mentions_any,
 )
-from botsvc.flows.steps import CallStep, CollectStep, Flow
+from botsvc.spec.model import FlowSpec
+from botsvc.spec.steps import CallStep, CollectStep, Flow
 
-__all__ = ["FlowEngine", "FlowResult", "TurnContext", "build_context"]
+__all__ = ["FlowEngine", "FlowResult"]
 
 Status = Literal["handled", "not_handled", "digression"]
-
-
-@dataclass(frozen=True)
-class TurnContext:
-    conversation_id: str
-    customer: Customer
-    channel: str = "web"
-    metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,22 +68,6 @@ class FlowResult:
     reprompt: tuple[BotMessage, ...]  # with "digression": the question to ask after the KB answer
     trace: tuple[dict[str, Any], ...]  # what the engine did and why; JSON-serialisable
     state: DialogueState
-
-
-def build_context(ctx: TurnContext, nlu: NluResult | None = None) -> dict[str, Any]:
-    """What conditions see as `context.*` (also for the escalation's metadata rules)."""
-    c = ctx.customer
-    context: dict[str, Any] = {
-        "conversation_id": ctx.conversation_id,
-        "channel": ctx.channel,
-        "metadata": dict(ctx.metadata),
-        "customer": {"id": c.id, "name": c.name, "email": c.email, "metadata": dict(c.metadata)},
-    }
-    if nlu is not None:
-        context["intent"] = {"name": nlu.intent.name, "confidence": nlu.intent.confidence}
-        context["sentiment"] = nlu.sentiment
-        context["text"] = nlu.text
-    return context
 
 
 class FlowEngine:
@@ -114,7 +91,7 @@ class FlowEngine:
             domain=self._domain,
             nlu=nlu,
             state=state,
-            context=build_context(ctx, nlu),
+            context=condition_context(ctx, nlu),
             customer=ctx.customer,
             rng=self._rng,
         )
@@ -129,12 +106,6 @@ class FlowEngine:
             await run.resume()
             return _result(run, "handled")
         return await self._answer(run, frame, step)
-
-    def is_human_request(self, nlu: NluResult) -> bool:
-        rules = self.spec.escalation
-        return nlu.intent.name in rules.human_request_intents or mentions_any(
-            nlu.text, rules.human_request_keywords
-        )
 
     def triggered_flow(self, run: FlowRun) -> Flow | None:
         """The first flow whose nlu_trigger accepts this message's intent (and whose `if` holds)."""
@@ -165,7 +136,7 @@ class FlowEngine:
 
     async def _answer(self, run: FlowRun, frame: FlowFrame, step: CollectStep) -> FlowResult:
         nlu, slot = run.nlu, self.spec.slots[step.slot]
-        if self.is_human_request(nlu):
+        if escalation.human_request(nlu, self.spec.escalation) is not None:
             return await self._human_request(run)
         if is_cancel(nlu):
             await run.cancel()

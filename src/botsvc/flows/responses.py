@@ -1,55 +1,24 @@
-"""Bot responses: variants by tone, `{slot}` / `{customer_name}` templating, buttons."""
+"""Rendering responses: the variant for the customer's mood, `{slot}` / `{customer_name}` filled."""
 
 from __future__ import annotations
 
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from botsvc.domain import BotMessage, Button, Customer
+from botsvc.spec.model import FlowSpec
+from botsvc.spec.variants import PLACEHOLDER, ResponseVariant, Tone
 
-if TYPE_CHECKING:
-    from botsvc.flows.model import FlowSpec
+__all__ = ["EMPATHETIC_BELOW", "render", "render_response", "template_values", "tone_for"]
 
-__all__ = [
-    "EMPATHETIC_BELOW",
-    "ResponseVariant",
-    "Tone",
-    "render",
-    "render_response",
-    "template_names",
-    "tone_for",
-]
-
-Tone = Literal["neutral", "empathetic"]
 EMPATHETIC_BELOW = -0.3  # a sentiment at or below this picks the empathetic variants
 CUSTOMER_NAME_FALLBACK = "there"
-# `{name}` is a placeholder; `{{` and `}}` are literal braces, as in Rasa's (str.format) templates
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-@dataclass(frozen=True)
-class ResponseVariant:
-    text: str
-    buttons: tuple[Button, ...] = ()
-    tone: Tone | None = None  # None: suits every tone
-    line: int | None = None
 
 
 def tone_for(sentiment: float) -> Tone:
     return "empathetic" if sentiment <= EMPATHETIC_BELOW else "neutral"
-
-
-def template_names(variant: ResponseVariant) -> set[str]:
-    """Every `{name}` the variant's text and buttons use."""
-    texts = [
-        variant.text,
-        *(b.title for b in variant.buttons),
-        *(b.payload for b in variant.buttons),
-    ]
-    return {m.group(1) for t in texts for m in _PLACEHOLDER.finditer(t) if m.group(1)}
 
 
 def render(
@@ -116,7 +85,7 @@ def _fill(text: str, values: Mapping[str, Any]) -> str:
         name = m.group(1)
         return _show(name, values.get(name)) if name else m.group(0)[0]
 
-    return _PLACEHOLDER.sub(one, text)
+    return PLACEHOLDER.sub(one, text)
 
 
 def _show(name: str, value: Any) -> str:

@@ -10,6 +10,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from botsvc import escalation
 from botsvc.domain import (
     BotMessage,
     Customer,
@@ -20,11 +21,10 @@ from botsvc.domain import (
 )
 from botsvc.errors import ActionServerError
 from botsvc.flows.actions import ActionClient, ActionResult, latest_message
-from botsvc.flows.checks import is_response
-from botsvc.flows.model import FlowSpec
 from botsvc.flows.responses import render_response
 from botsvc.flows.slotfill import Fill, from_entity
-from botsvc.flows.steps import (
+from botsvc.spec.model import FlowSpec, is_response
+from botsvc.spec.steps import (
     END,
     ActionStep,
     CallStep,
@@ -279,12 +279,11 @@ class FlowRun:
         self.note("slot_rejected", slot=step.slot, rule=rule, rejections=frame.rejections)
         if utter:
             self.say(utter)
-        limit = self.spec.escalation.max_rejections
-        if frame.rejections >= limit:
-            self.handoff = HandoffRequest(
-                reason="too_many_rejections",
-                detail=f"{step.slot}: {frame.rejections} invalid answers",
-            )
+        exhausted = escalation.rejections_exhausted(
+            step.slot, frame.rejections, self.spec.escalation
+        )
+        if exhausted is not None:
+            self.handoff = exhausted
             self.note("handoff", reason="too_many_rejections", slot=step.slot)
             self.end_all(event="flows_left_for_handoff")
             return

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from botsvc.domain import NluResult
-from botsvc.flows.model import SlotSpec
+from botsvc.spec.model import SlotSpec
 
 __all__ = [
     "AFFIRM_INTENT",
@@ -21,7 +20,6 @@ __all__ = [
     "from_entity",
     "is_cancel",
     "is_question",
-    "mentions_any",
 ]
 
 CANCEL_INTENT = "cancel"
@@ -140,11 +138,6 @@ def is_question(text: str) -> bool:
         return True
     words = normalise(stripped).split()
     return len(words) >= 3 and words[0] in _QUESTION_WORDS
-
-
-def mentions_any(text: str, phrases: Iterable[str]) -> bool:
-    lowered = text.lower()
-    return any(re.search(rf"\b{re.escape(p.lower())}\b", lowered) for p in phrases if p.strip())
 
 
 def from_entity(slot: SlotSpec, nlu: NluResult, *, asked: bool = False) -> Fill | None:

@@ -224,20 +224,83 @@ def parse_text(source: str) -> Document:
 # --- HTML ----------------------------------------------------------------------------------------
 
 _SKIP_TAGS = frozenset(
-    "script style noscript template svg nav footer aside form button iframe select object "
-    "canvas dialog".split()
+    [
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "nav",
+        "footer",
+        "aside",
+        "form",
+        "button",
+        "iframe",
+        "select",
+        "object",
+        "canvas",
+        "dialog",
+    ]
 )
-_SKIP_ROLES = frozenset("navigation banner contentinfo search complementary dialog menu".split())
+_SKIP_ROLES = frozenset(
+    ["navigation", "banner", "contentinfo", "search", "complementary", "dialog", "menu"]
+)
 _SKIP_CLASS = re.compile(
     r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|breadcrumbs?|footer|sidebar|cookies?|"
     r"skip-link|share|social|pagination|toc)(?:$|[\s_-])",
     re.I,
 )
 _BLOCK = frozenset(
-    "p div li tr br h1 h2 h3 h4 h5 h6 section article main ul ol dl dt dd table thead tbody "
-    "blockquote pre header hr figure figcaption details summary".split()
+    [
+        "p",
+        "div",
+        "li",
+        "tr",
+        "br",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "main",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "thead",
+        "tbody",
+        "blockquote",
+        "pre",
+        "header",
+        "hr",
+        "figure",
+        "figcaption",
+        "details",
+        "summary",
+    ]
 )
-_VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
+_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
 
 

@@ -146,6 +146,9 @@ class Store(Protocol):
         self, conversation_id: str, *, after: int = 0, limit: int = 1000
     ) -> list[MessageRecord]: ...
 
+    async def last_messages(self, conversation_ids: list[str]) -> dict[str, MessageRecord]:
+        """The newest message of each of these conversations (those with none are left out)."""
+
     async def turns(self, conversation_id: str) -> list[TurnRecord]: ...
 
     async def customer_conversations(

@@ -291,18 +291,24 @@ class SqlStore:
                 .mappings()
                 .all()
             )
-        return [
-            MessageRecord(
-                r["seq"],
-                r["conversation_id"],
-                r["turn_id"],
-                r["role"],
-                r["text"],
-                r["data"],
-                r["created_at"],
+        return [_message(r) for r in rows]
+
+    async def last_messages(self, conversation_ids: list[str]) -> dict[str, MessageRecord]:
+        if not conversation_ids:
+            return {}
+        newest = (
+            select(messages.c.conversation_id, func.max(messages.c.seq).label("seq"))
+            .where(messages.c.conversation_id.in_(conversation_ids))
+            .group_by(messages.c.conversation_id)
+            .subquery()
+        )
+        async with self._tx() as conn:
+            rows = (
+                (await conn.execute(select(messages).join(newest, messages.c.seq == newest.c.seq)))
+                .mappings()
+                .all()
             )
-            for r in rows
-        ]
+        return {r["conversation_id"]: _message(r) for r in rows}
 
     async def turns(self, conversation_id: str) -> list[TurnRecord]:
         async with self._tx() as conn:
@@ -496,6 +502,18 @@ def _sqlite_immediate_transactions(engine: AsyncEngine, *, synchronous: str) -> 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _message(r: Any) -> MessageRecord:
+    return MessageRecord(
+        r["seq"],
+        r["conversation_id"],
+        r["turn_id"],
+        r["role"],
+        r["text"],
+        r["data"],
+        r["created_at"],
+    )
 
 
 def _customer_json(c: Customer) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """RailGo's custom actions, served by the rasa-sdk action server.
 
-    python -m rasa_sdk --actions actions -p 5055
+python -m rasa_sdk --actions actions -p 5055
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ class ActionQuoteFare(Action):
     def name(self) -> str:
         return "action_quote_fare"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: dict[str, Any]) -> list[dict[str, Any]]:
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         route = _route(tracker.get_slot("origin"), tracker.get_slot("destination"))
         travel_class = (tracker.get_slot("travel_class") or "second").lower()
         fare = FARES.get(route, DEFAULT_FARE)
@@ -54,8 +55,9 @@ class ActionCancelBooking(Action):
     def name(self) -> str:
         return "action_cancel_booking"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: dict[str, Any]) -> list[dict[str, Any]]:
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         ref = (tracker.get_slot("booking_ref") or "").strip().upper()
         booking = BOOKINGS.get(ref)
         if booking is None or booking["status"] != "confirmed":

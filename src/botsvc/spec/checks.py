@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from botsvc.errors import Problem
-from botsvc.flows.conditions import Condition
-from botsvc.flows.model import EscalationRules, SlotSpec
-from botsvc.flows.responses import ResponseVariant, template_names
-from botsvc.flows.steps import (
+from botsvc.spec.conditions import Condition
+from botsvc.spec.model import EscalationRules, SlotSpec, is_response
+from botsvc.spec.steps import (
     ActionStep,
     CallStep,
     CollectStep,
@@ -19,14 +18,17 @@ from botsvc.flows.steps import (
     SetSlotsStep,
     Step,
 )
+from botsvc.spec.variants import ResponseVariant, template_names
 
-__all__ = ["Project", "check_project", "is_response"]
+__all__ = ["SpecParts", "check_references"]
 
 BUILTIN_TEMPLATE_NAMES = frozenset({"customer_name"})
 
 
 @dataclass(frozen=True)
-class Project:
+class SpecParts:
+    """The merged sections of every file, before they are frozen into a FlowSpec."""
+
     slots: Mapping[str, SlotSpec]
     responses: Mapping[str, tuple[ResponseVariant, ...]]
     response_files: Mapping[str, str]
@@ -37,11 +39,7 @@ class Project:
     escalation_at: tuple[str, int | None]
 
 
-def is_response(name: str, responses: Collection[str]) -> bool:
-    return name in responses or name.startswith("utter_")
-
-
-def check_project(p: Project, intents: Collection[str] | None) -> list[Problem]:
+def check_references(p: SpecParts, intents: Collection[str] | None) -> list[Problem]:
     problems: list[Problem] = []
     for flow in p.flows.values():
         problems += _check_flow(p, flow, intents)
@@ -51,7 +49,7 @@ def check_project(p: Project, intents: Collection[str] | None) -> list[Problem]:
     return problems
 
 
-def _check_flow(p: Project, flow: Flow, intents: Collection[str] | None) -> list[Problem]:
+def _check_flow(p: SpecParts, flow: Flow, intents: Collection[str] | None) -> list[Problem]:
     out: list[Problem] = []
 
     def error(line: int | None, message: str, severity: str = "error") -> None:
@@ -69,7 +67,7 @@ def _check_flow(p: Project, flow: Flow, intents: Collection[str] | None) -> list
     return out
 
 
-def _check_step(p: Project, step: Step) -> Iterable[tuple[int | None, str, str]]:
+def _check_step(p: SpecParts, step: Step) -> Iterable[tuple[int | None, str, str]]:
     line = step.line
     for branch in step.next:
         if branch.condition is not None:
@@ -91,7 +89,7 @@ def _check_step(p: Project, step: Step) -> Iterable[tuple[int | None, str, str]]
         yield line, f"{kind} to flow {step.flow!r}, which is not defined", "error"
 
 
-def _check_collect(p: Project, step: CollectStep) -> Iterable[tuple[int | None, str, str]]:
+def _check_collect(p: SpecParts, step: CollectStep) -> Iterable[tuple[int | None, str, str]]:
     if step.slot not in p.slots:
         yield step.line, f"collects slot {step.slot!r}, which `slots:` does not define", "error"
     if step.utter not in p.responses:
@@ -108,7 +106,7 @@ def _check_collect(p: Project, step: CollectStep) -> Iterable[tuple[int | None, 
             yield r.line, f"the rejection condition {msg}", "error"
 
 
-def _check_action(p: Project, step: ActionStep) -> Iterable[tuple[int | None, str, str]]:
+def _check_action(p: SpecParts, step: ActionStep) -> Iterable[tuple[int | None, str, str]]:
     name = step.action
     if is_response(name, p.responses):
         if name not in p.responses:
@@ -147,7 +145,7 @@ def _bad_value(slot: SlotSpec, value: Any) -> str | None:
     return None
 
 
-def _check_starts(p: Project) -> list[Problem]:
+def _check_starts(p: SpecParts) -> list[Problem]:
     out: list[Problem] = []
     targets = {
         s.flow
@@ -177,7 +175,7 @@ def _warn(flow: Flow, message: str, line: int | None = None) -> Problem:
     return Problem(flow.file, line or flow.line, f"flow {flow.id!r} {message}", "warning")
 
 
-def _check_escalation(p: Project, intents: Collection[str] | None) -> list[Problem]:
+def _check_escalation(p: SpecParts, intents: Collection[str] | None) -> list[Problem]:
     file, line = p.escalation_at
     out = []
     for intent in p.escalation.human_request_intents:
@@ -196,7 +194,7 @@ def _check_escalation(p: Project, intents: Collection[str] | None) -> list[Probl
     return out
 
 
-def _check_templates(p: Project) -> list[Problem]:
+def _check_templates(p: SpecParts) -> list[Problem]:
     out = []
     for name, variants in p.responses.items():
         for v in variants:

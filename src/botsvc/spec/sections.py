@@ -7,17 +7,17 @@ from typing import Any
 
 from botsvc.domain import Button
 from botsvc.errors import Problem
-from botsvc.flows.conditions import ConditionError, parse_condition
-from botsvc.flows.model import EscalationRules, MetadataRule, SlotSpec
-from botsvc.flows.responses import ResponseVariant
-from botsvc.flows.schema import (
+from botsvc.spec.conditions import ConditionError, parse_condition
+from botsvc.spec.model import EscalationRules, MetadataRule, SlotSpec
+from botsvc.spec.schema import (
     IGNORED_RESPONSE_KEYS,
     ActionsModel,
     EscalationModel,
     SlotModel,
     VariantModel,
 )
-from botsvc.flows.yamlio import Source, check_model
+from botsvc.spec.variants import ResponseVariant
+from botsvc.spec.yamlio import Source, check_model
 
 __all__ = ["Sections", "read_sections"]
 

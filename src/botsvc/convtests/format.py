@@ -38,12 +38,12 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
+from botsvc.convtests.expectations import Mismatch, TurnExpectation, check_turn
 from botsvc.domain import Customer
 from botsvc.errors import Problem, ProjectError
-from botsvc.flows.expectations import Mismatch, TurnExpectation, check_turn
-from botsvc.flows.model import FlowSpec
-from botsvc.flows.schema import Shape
-from botsvc.flows.yamlio import Source, check_model, read_yaml
+from botsvc.spec.model import FlowSpec
+from botsvc.spec.schema import Shape
+from botsvc.spec.yamlio import Source, check_model, read_yaml
 
 __all__ = [
     "ConversationReport",

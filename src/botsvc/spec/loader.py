@@ -14,14 +14,14 @@ from types import MappingProxyType
 from typing import Any
 
 from botsvc.errors import Problem, ProjectError
-from botsvc.flows.checks import Project, check_project, is_response
-from botsvc.flows.flowbuild import build_flow
-from botsvc.flows.model import EscalationRules, FlowSpec, MetadataRule, SlotSpec
-from botsvc.flows.responses import ResponseVariant
-from botsvc.flows.schema import TOP_LEVEL_KEYS
-from botsvc.flows.sections import Sections, read_sections
-from botsvc.flows.steps import ActionStep, Flow
-from botsvc.flows.yamlio import Source, read_yaml
+from botsvc.spec.checks import SpecParts, check_references
+from botsvc.spec.flowbuild import build_flow
+from botsvc.spec.model import EscalationRules, FlowSpec, MetadataRule, SlotSpec, is_response
+from botsvc.spec.schema import TOP_LEVEL_KEYS
+from botsvc.spec.sections import Sections, read_sections
+from botsvc.spec.steps import ActionStep, Flow
+from botsvc.spec.variants import ResponseVariant
+from botsvc.spec.yamlio import Source, read_yaml
 
 __all__ = [
     "EscalationRules",
@@ -92,7 +92,7 @@ def _load(documents: Iterable[tuple[str, str]], intents: Collection[str] | None)
         if source is not None and source.data is not None:
             _merge_file(source, merged)
     escalation = merged.escalation or EscalationRules()
-    project = Project(
+    parts = SpecParts(
         slots=merged.slots,
         responses=merged.responses,
         response_files=merged.response_files,
@@ -102,7 +102,7 @@ def _load(documents: Iterable[tuple[str, str]], intents: Collection[str] | None)
         escalation=escalation,
         escalation_at=merged.escalation_at,
     )
-    problems = merged.problems + check_project(project, intents)
+    problems = merged.problems + check_references(parts, intents)
     problems.sort(key=lambda p: (p.file, p.line or 0))
     if any(p.severity == "error" for p in problems):
         raise ProjectError(problems)

@@ -23,7 +23,7 @@ from botsvc.config import Settings
 from botsvc.errors import DeliveryError, WebhookRejected, WebhookUnreachable
 from botsvc.store import OutboxRow, Store
 
-log = logging.getLogger("botsvc.delivery")
+log = logging.getLogger("botsvc.helpdesk.delivery")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

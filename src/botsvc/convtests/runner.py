@@ -12,17 +12,18 @@ from typing import Any
 
 import httpx
 
-from botsvc.domain import Customer
-from botsvc.embedding import Embedder
-from botsvc.errors import ProjectError
-from botsvc.flows.convtests import (
+from botsvc.convtests.format import (
     ConversationReport,
     check_tests_against_spec,
     load_conversation_tests,
     run_conversation_tests,
 )
-from botsvc.project import load_project
-from botsvc.service import ChatService, IncomingMessage, turn_response
+from botsvc.domain import Customer
+from botsvc.embedding import Embedder
+from botsvc.errors import ProjectError
+from botsvc.helpdesk.feed import MessageFeed
+from botsvc.project import LiveProject, load_project
+from botsvc.service import ChatService, IncomingMessage, TurnResult
 from botsvc.store import open_store
 
 
@@ -47,7 +48,11 @@ async def run_project_tests(
         store = open_store(f"sqlite+aiosqlite:///{Path(tmp) / 'convtests.db'}")
         await store.open()
         service = ChatService(
-            store=store, embedder=embedder, project=project, public_url="http://botsvc.test"
+            store=store,
+            embedder=embedder,
+            project=LiveProject(project, embedder=embedder, http=project_http),
+            feed=MessageFeed(store),
+            public_url="http://botsvc.test",
         )
 
         async def send(
@@ -64,7 +69,7 @@ async def run_project_tests(
                     text=text, customer=customer, channel=channel, metadata=dict(metadata)
                 ),
             )
-            out = turn_response(result)
+            out = outcome_of(result)
             out["slots"] = (await store.get_conversation(conversation_id)).state.slots
             return out
 
@@ -74,3 +79,27 @@ async def run_project_tests(
             await embedder.aclose()
             await store.close()
             await project_http.aclose()
+
+
+def outcome_of(r: TurnResult) -> dict[str, Any]:
+    """A turn as the expectations read it: the API's turn response (DESIGN.md) as plain data."""
+    return {
+        "messages": [
+            {
+                "text": m.text,
+                "buttons": [{"title": b.title, "payload": b.payload} for b in m.buttons],
+            }
+            for m in r.messages
+        ],
+        "handled_by": r.handled_by,
+        "intent": None
+        if r.intent is None
+        else {"name": r.intent.name, "confidence": round(r.intent.confidence, 4)},
+        "flow": None if r.flow is None else {"id": r.flow.flow_id, "step": r.flow.step_id},
+        "sources": [
+            {"title": h.title, "url": h.url, "score": round(h.score, 4)} for h in r.sources
+        ],
+        "handoff": None
+        if r.handoff is None
+        else {"id": r.handoff.id, "reason": r.handoff.reason, "priority": r.handoff.priority},
+    }

@@ -14,9 +14,9 @@ from typing import Any, TypedDict
 from pydantic import BaseModel
 
 from botsvc.errors import Problem
-from botsvc.flows import schema as sc
-from botsvc.flows.conditions import Condition, ConditionError, parse_condition
-from botsvc.flows.steps import (
+from botsvc.spec import schema as sc
+from botsvc.spec.conditions import Condition, ConditionError, parse_condition
+from botsvc.spec.steps import (
     END,
     ActionStep,
     Branch,
@@ -31,7 +31,7 @@ from botsvc.flows.steps import (
     Step,
     Trigger,
 )
-from botsvc.flows.yamlio import Path, Source, check_model
+from botsvc.spec.yamlio import Path, Source, check_model
 
 __all__ = ["FLOW_ID", "build_flow"]
 

@@ -1,4 +1,7 @@
-"""Request and response bodies of the HTTP API (v1). Only api.py uses these."""
+"""Request and response bodies of the HTTP API (v1). Only the api package uses these.
+
+Request bodies are `Strict`: a misspelt field is a 422, not silently ignored. Rasa's REST
+channel body is the exception, because Rasa clients send keys of their own."""
 
 from __future__ import annotations
 
@@ -8,17 +11,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
+    """A request body: unknown keys are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class CustomerIn(BaseModel):
+class CustomerIn(Strict):
     id: str = Field(min_length=1, max_length=200)
     name: str | None = None
     email: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class MessageIn(BaseModel):
+class MessageIn(Strict):
     text: str = Field(min_length=1, max_length=5000)
     customer: CustomerIn | None = None
     channel: str = Field("web", min_length=1, max_length=50)
@@ -97,11 +102,11 @@ class EventsOut(BaseModel):
     next_after: int
 
 
-class ParseIn(BaseModel):
+class ParseIn(Strict):
     text: str = Field(min_length=1, max_length=5000)
 
 
-class KbSearchIn(BaseModel):
+class KbSearchIn(Strict):
     query: str = Field(min_length=1, max_length=2000)
     top_k: int = Field(5, ge=1, le=50)
 
@@ -118,17 +123,18 @@ class KbSearchOut(BaseModel):
     results: list[KbResultOut]
 
 
-class AgentIn(BaseModel):
+class AgentIn(Strict):
     id: str = Field(min_length=1)
     name: str | None = None
+    email: str | None = None
 
 
-class AgentMessageIn(BaseModel):
+class AgentMessageIn(Strict):
     text: str = Field(min_length=1, max_length=10000)
     agent: AgentIn
 
 
-class ResolveIn(BaseModel):
+class ResolveIn(Strict):
     note: str | None = None
 
 
@@ -151,5 +157,5 @@ class OutboxRowOut(BaseModel):
     delivered_at: str | None
 
 
-class RetryIn(BaseModel):
+class RetryIn(Strict):
     ids: list[str] | None = None

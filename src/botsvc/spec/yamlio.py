@@ -129,9 +129,13 @@ def _problem(source: Source, path: Path, what: str, message: str) -> Problem:
 
 def _data_at(data: Any, path: Path) -> Any:
     for key in path:
-        if isinstance(data, dict) and key in data:
-            data = data[key]
-        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+        if (
+            isinstance(data, dict)
+            and key in data
+            or isinstance(data, list)
+            and isinstance(key, int)
+            and key < len(data)
+        ):
             data = data[key]
         else:
             return None
@@ -143,10 +147,13 @@ def _split(data: Any, loc: tuple[str | int, ...]) -> tuple[Path, int | None]:
     doc: list[str | int] = []
     tag_at = None
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-            doc.append(part)
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+        if (
+            isinstance(data, dict)
+            and part in data
+            or isinstance(data, list)
+            and isinstance(part, int)
+            and part < len(data)
+        ):
             data = data[part]
             doc.append(part)
         elif isinstance(data, dict) and isinstance(part, str) and _is_field(part):

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from botsvc.domain import Priority
 from botsvc.errors import Problem
-from botsvc.flows.conditions import Condition
-from botsvc.flows.responses import ResponseVariant
-from botsvc.flows.schema import SlotType
-from botsvc.flows.steps import Flow
+from botsvc.spec.conditions import Condition
+from botsvc.spec.schema import SlotType
+from botsvc.spec.steps import Flow
+from botsvc.spec.variants import ResponseVariant
 
-__all__ = ["EscalationRules", "FlowSpec", "MetadataRule", "SlotSpec"]
+__all__ = ["EscalationRules", "FlowSpec", "MetadataRule", "SlotSpec", "is_response"]
 
 
 def _empty() -> Mapping[str, Any]:
@@ -73,3 +73,8 @@ class FlowSpec:
 
     def flows_triggered_by(self, intent: str) -> list[Flow]:
         return [f for f in self.flows.values() if any(t.intent == intent for t in f.triggers)]
+
+
+def is_response(name: str, responses: Collection[str]) -> bool:
+    """An action name that says a response rather than calling the action server."""
+    return name in responses or name.startswith("utter_")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from botsvc.domain import Customer, Priority
+from botsvc.domain import Customer, Priority, trace_from_json
 from botsvc.store import Conversation, MessageRecord, TurnRecord
 
 SCHEMA_VERSION = "1.0"
@@ -129,36 +129,51 @@ def customer_out(c: Customer) -> CustomerOut:
     return CustomerOut(id=c.id, name=c.name, email=c.email, metadata=dict(c.metadata))
 
 
+def entry(m: MessageRecord, turn: TurnRecord | None) -> TranscriptEntry:
+    """A stored message as the helpdesk sees it; a customer message carries its turn's trace."""
+    return TranscriptEntry(
+        seq=m.seq,
+        role=m.role,
+        text=m.text,
+        at=iso(m.created_at),
+        turn_id=m.turn_id,
+        trace=turn_trace(turn) if turn is not None and m.role == "customer" else None,
+    )
+
+
 def transcript(messages: list[MessageRecord], turns: list[TurnRecord]) -> list[TranscriptEntry]:
     by_turn = {t.id: t for t in turns}
-    out = []
-    for m in messages:
-        trace = None
-        if m.role == "customer" and m.turn_id in by_turn:
-            trace = turn_trace(by_turn[m.turn_id])
-        out.append(
-            TranscriptEntry(
-                seq=m.seq,
-                role=m.role,
-                text=m.text,
-                at=iso(m.created_at),
-                turn_id=m.turn_id,
-                trace=trace,
-            )
-        )
-    return out
+    return [entry(m, by_turn.get(m.turn_id or "")) for m in messages]
 
 
 def turn_trace(t: TurnRecord) -> TurnTrace:
-    nlu = t.trace.get("nlu", {})
+    trace = trace_from_json(t.trace)
+    nlu = trace.nlu
     return TurnTrace(
-        intent=nlu.get("intent"),
-        entities=nlu.get("entities", []),
-        sentiment=nlu.get("sentiment"),
-        kb_hits=t.trace.get("kb", {}).get("hits", []),
+        intent=None
+        if nlu is None
+        else {"name": nlu.intent.name, "confidence": round(nlu.intent.confidence, 4)},
+        entities=[]
+        if nlu is None
+        else [
+            {
+                "entity": e.entity,
+                "value": e.value,
+                "start": e.start,
+                "end": e.end,
+                "extractor": e.extractor,
+            }
+            for e in nlu.entities
+        ],
+        sentiment=None if nlu is None else nlu.sentiment,
+        kb_hits=[]
+        if trace.kb is None
+        else [{"id": h.id, "title": h.title, "score": h.score} for h in trace.kb.hits],
         handled_by=t.handled_by,
-        decision=t.trace.get("decision"),
-        flow=t.trace.get("flow_position"),
+        decision=trace.decision or None,
+        flow=None
+        if trace.flow_position is None
+        else {"flow_id": trace.flow_position.flow_id, "step_id": trace.flow_position.step_id},
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botsvc.domain import Priority
-from botsvc.flows.conditions import Condition
+from botsvc.spec.conditions import Condition
 
 __all__ = [
     "END",

@@ -1,0 +1,115 @@
+"""`create_app(settings)`: the lifespan wires store, model, project, service, helpdesk side and
+dispatcher, in that order, and tears them down in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import anyio
+import httpx
+from fastapi import FastAPI
+
+from botsvc.api.deps import State
+from botsvc.api.errors import install_error_handlers
+from botsvc.api.metrics import Metrics
+from botsvc.api.routes import conversations, helpdesk, ops
+from botsvc.config import Settings
+from botsvc.embedding import Embedder
+from botsvc.helpdesk.agents import AgentDesk
+from botsvc.helpdesk.delivery import dispatcher_from_settings
+from botsvc.helpdesk.feed import MessageFeed
+from botsvc.helpdesk.hours import BusinessHours
+from botsvc.project import LiveProject, load_project
+from botsvc.service import ChatService
+from botsvc.store import open_store
+
+__all__ = ["app_from_environment", "create_app"]
+
+
+def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
+    """The service. `embedder` may be passed in already loaded (tests share one model)."""
+    hours = BusinessHours.parse(settings.business_hours)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        enc = embedder or Embedder(settings.model, threads=settings.encoder_threads)
+        if embedder is None:
+            await anyio.to_thread.run_sync(enc.load)
+        store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        await store.open()
+        http = httpx.AsyncClient(follow_redirects=False)
+        try:
+            project = await anyio.to_thread.run_sync(
+                lambda: load_project(
+                    settings.project_dir,
+                    embedder=enc,
+                    http=http,
+                    action_endpoint=settings.action_endpoint,
+                    action_timeout_s=settings.action_timeout_s,
+                )
+            )
+            live = LiveProject(
+                project,
+                embedder=enc,
+                http=http,
+                action_endpoint=settings.action_endpoint,
+                action_timeout_s=settings.action_timeout_s,
+            )
+            dispatcher = (
+                dispatcher_from_settings(settings, store=store, http=http)
+                if settings.handoff_webhook_url
+                else None
+            )
+            on_outbox = dispatcher.notify if dispatcher else (lambda: None)
+            feed = MessageFeed(store)
+            app.state.botsvc = State(
+                settings=settings,
+                store=store,
+                embedder=enc,
+                project=live,
+                service=ChatService(
+                    store=store,
+                    embedder=enc,
+                    project=live,
+                    feed=feed,
+                    public_url=settings.public_url,
+                    queue_notice_after_s=settings.queue_notice_after_s,
+                    hours=hours,
+                    on_outbox=on_outbox,
+                ),
+                agents=AgentDesk(store=store, feed=feed, on_outbox=on_outbox),
+                feed=feed,
+                dispatcher=dispatcher,
+                http=http,
+                metrics=Metrics(),
+            )
+            task = (
+                asyncio.create_task(dispatcher.run_forever())
+                if (dispatcher and settings.run_dispatcher)
+                else None
+            )
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                await enc.aclose()
+        finally:
+            await http.aclose()
+            await store.close()
+
+    app = FastAPI(title="botsvc", version="1", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(conversations.router)
+    app.include_router(helpdesk.router)
+    app.include_router(ops.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """For `botsvc serve --workers N`: each worker process reads the BOTSVC_* settings."""
+    return create_app(Settings())

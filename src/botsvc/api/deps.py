@@ -1,0 +1,91 @@
+"""What routes depend on: the state the lifespan built, and the three kinds of credentials."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+
+from botsvc.api.errors import ApiError
+from botsvc.api.metrics import Metrics
+from botsvc.config import Settings
+from botsvc.embedding import Embedder
+from botsvc.helpdesk.agents import AgentDesk
+from botsvc.helpdesk.delivery import Dispatcher
+from botsvc.helpdesk.feed import MessageFeed
+from botsvc.project import LiveProject
+from botsvc.service import ChatService
+from botsvc.store import Store
+
+__all__ = ["Admin", "ApiKey", "Helpdesk", "State", "StateDep"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class State:
+    """What the lifespan builds; routes reach it through `StateDep`."""
+
+    settings: Settings
+    store: Store
+    embedder: Embedder
+    project: LiveProject
+    service: ChatService
+    agents: AgentDesk
+    feed: MessageFeed
+    dispatcher: Dispatcher | None
+    http: httpx.AsyncClient
+    metrics: Metrics
+
+
+def _state(request: Request) -> State:
+    return request.app.state.botsvc  # type: ignore[no-any-return]
+
+
+StateDep = Annotated[State, Depends(_state)]
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def _check_token(request: Request, expected: str | None, what: str) -> None:
+    if expected is None:
+        raise ApiError(
+            403, "forbidden", f"{what} endpoints are disabled: set BOTSVC_{what.upper()}_TOKEN"
+        )
+    given = _bearer(request)
+    if given is None:
+        raise ApiError(401, "unauthorized", f"missing 'Authorization: Bearer <{what} token>'")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(403, "forbidden", f"wrong {what} token")
+
+
+def require_api_key(request: Request, st: StateDep) -> None:
+    keys = st.settings.api_keys
+    if not keys:
+        return
+    given = _bearer(request)
+    if given is None or not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
+        raise ApiError(
+            401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)"
+        )
+
+
+def require_helpdesk(request: Request, st: StateDep) -> None:
+    token = st.settings.helpdesk_token
+    _check_token(request, token.get_secret_value() if token else None, "helpdesk")
+
+
+def require_admin(request: Request, st: StateDep) -> None:
+    token = st.settings.admin_token
+    _check_token(request, token.get_secret_value() if token else None, "admin")
+
+
+ApiKey = Depends(require_api_key)
+Helpdesk = Depends(require_helpdesk)
+Admin = Depends(require_admin)

@@ -1,0 +1,82 @@
+"""Errors → HTTP: the `{"error": {"code", "message", ...}}` envelope, one handler per kind.
+
+HTTP status codes exist only here and in deps.py's auth checks (`ApiError`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from botsvc.errors import BotError, Conflict, NotFound, ProjectError
+
+log = logging.getLogger("botsvc.api")
+
+__all__ = ["ApiError", "install_error_handlers"]
+
+
+class ApiError(BotError):
+    """An HTTP-level refusal (auth, a bad query), raised only in the api package."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        self.status, self.code = status, code
+        super().__init__(message)
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message, **extra}
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "malformed_json", "the request body is not valid JSON")
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]), "problem": e["msg"]} for e in errors
+        ]
+        first = details[0] if details else {"field": "", "problem": "invalid"}
+        return error_response(
+            422,
+            "invalid_request",
+            f"{first['field'] or 'body'}: {first['problem']}",
+            details=details,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return error_response(404, "not_found", str(exc))
+
+    @app.exception_handler(Conflict)
+    async def conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return error_response(409, "conflict", str(exc))
+
+    @app.exception_handler(ProjectError)
+    async def project_error(_: Request, exc: ProjectError) -> JSONResponse:
+        return error_response(
+            422,
+            "invalid_project",
+            f"{len(exc.problems)} problem(s); the running project stays",
+            problems=[str(p) for p in exc.problems],
+        )
+
+    @app.exception_handler(BotError)
+    async def bot_error(_: Request, exc: BotError) -> JSONResponse:
+        log.exception("request failed", exc_info=exc)
+        return error_response(503, "unavailable", str(exc))

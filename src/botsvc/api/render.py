@@ -1,0 +1,100 @@
+"""Domain records → response bodies (api/schemas.py)."""
+
+from __future__ import annotations
+
+from botsvc.api import schemas as s
+from botsvc.domain import BotMessage, KbHit
+from botsvc.helpdesk.payloads import iso
+from botsvc.service import TurnResult
+from botsvc.store import Conversation, Handoff, MessageRecord, OutboxRow
+
+
+def bot_message_out(m: BotMessage) -> s.BotMessageOut:
+    return s.BotMessageOut(
+        text=m.text,
+        buttons=[s.ButtonOut(title=b.title, payload=b.payload) for b in m.buttons] or None,
+    )
+
+
+def turn_out(r: TurnResult) -> s.TurnOut:
+    return s.TurnOut(
+        conversation_id=r.conversation_id,
+        turn_id=r.turn_id,
+        messages=[bot_message_out(m) for m in r.messages],
+        handled_by=r.handled_by,
+        intent=None
+        if r.intent is None
+        else s.IntentOut(name=r.intent.name, confidence=round(r.intent.confidence, 4)),
+        flow=None if r.flow is None else s.FlowOut(id=r.flow.flow_id, step=r.flow.step_id),
+        sources=[s.SourceOut(title=h.title, url=h.url, score=round(h.score, 4)) for h in r.sources],
+        handoff=None
+        if r.handoff is None
+        else s.HandoffOut(
+            id=r.handoff.id,
+            status=r.handoff.status,
+            reason=r.handoff.reason,
+            priority=r.handoff.priority,
+        ),
+    )
+
+
+def message_out(m: MessageRecord) -> s.TranscriptMessageOut:
+    buttons = m.data.get("buttons")
+    return s.TranscriptMessageOut(
+        seq=m.seq,
+        role=m.role,
+        text=m.text,
+        turn_id=m.turn_id,
+        at=iso(m.created_at),
+        buttons=[s.ButtonOut(**b) for b in buttons] if buttons else None,
+        agent=m.data.get("agent"),
+    )
+
+
+def handoff_out(h: Handoff) -> s.HandoffOut:
+    return s.HandoffOut(id=h.id, status=h.status, reason=h.reason, priority=h.priority)
+
+
+def conversation_out(
+    conv: Conversation, messages: list[MessageRecord], handoff: Handoff | None
+) -> s.ConversationOut:
+    frame = conv.state.active
+    c = conv.customer
+    return s.ConversationOut(
+        conversation_id=conv.id,
+        status=conv.status,
+        channel=conv.channel,
+        customer=s.CustomerIn(id=c.id, name=c.name, email=c.email, metadata=c.metadata),
+        slots=conv.state.slots,
+        flow=s.FlowOut(id=frame.flow_id, step=frame.step_id) if frame else None,
+        handoff=handoff_out(handoff) if handoff else None,
+        created_at=iso(conv.created_at),
+        updated_at=iso(conv.updated_at),
+        messages=[message_out(m) for m in messages],
+    )
+
+
+def kb_result_out(h: KbHit) -> s.KbResultOut:
+    return s.KbResultOut(id=h.id, title=h.title, text=h.text, url=h.url, score=round(h.score, 4))
+
+
+def outbox_out(r: OutboxRow) -> s.OutboxRowOut:
+    return s.OutboxRowOut(
+        id=r.id,
+        event=r.event,
+        conversation_id=r.conversation_id,
+        status=r.status,
+        attempts=r.attempts,
+        next_attempt_at=iso(r.next_attempt_at),
+        last_error=r.last_error,
+        created_at=iso(r.created_at),
+        delivered_at=iso(r.delivered_at) if r.delivered_at else None,
+    )
+
+
+def rest_reply(recipient_id: str, m: BotMessage) -> dict[str, object]:
+    """One bot message in Rasa's REST channel shape."""
+    item: dict[str, object] = {"recipient_id": recipient_id, "text": m.text}
+    if m.buttons:
+        item["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]
+    return item

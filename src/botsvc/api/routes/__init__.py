@@ -1,0 +1,1 @@
+"""The routes, one module per audience: customers' sites, the helpdesk, and operators."""

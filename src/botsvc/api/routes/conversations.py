@@ -1,0 +1,98 @@
+"""Customer-facing routes: messages, the conversation, its long-poll, NLU and KB look-ups, and
+Rasa's REST channel (existing Rasa chat widgets work unchanged)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from botsvc.api import render
+from botsvc.api import schemas as s
+from botsvc.api.deps import ApiKey, State, StateDep
+from botsvc.domain import Customer
+from botsvc.nlu.parser import parse_response
+from botsvc.service import IncomingMessage, TurnResult
+
+router = APIRouter(dependencies=[ApiKey])
+
+
+async def post(
+    st: State,
+    conversation_id: str,
+    text: str,
+    *,
+    customer: Customer | None,
+    channel: str,
+    metadata: dict[str, Any],
+) -> TurnResult:
+    started = time.perf_counter()
+    result = await st.service.post_message(
+        conversation_id,
+        IncomingMessage(text=text, customer=customer, channel=channel, metadata=metadata),
+    )
+    st.metrics.count_turn(result, time.perf_counter() - started)
+    return result
+
+
+@router.post("/v1/conversations/{conversation_id}/messages")
+async def post_message(conversation_id: str, body: s.MessageIn, st: StateDep) -> s.TurnOut:
+    c = body.customer
+    customer = (
+        None if c is None else Customer(id=c.id, name=c.name, email=c.email, metadata=c.metadata)
+    )
+    result = await post(
+        st,
+        conversation_id,
+        body.text,
+        customer=customer,
+        channel=body.channel,
+        metadata=body.metadata,
+    )
+    return render.turn_out(result)
+
+
+@router.get("/v1/conversations/{conversation_id}")
+async def get_conversation(conversation_id: str, st: StateDep) -> s.ConversationOut:
+    view = await st.service.conversation(conversation_id)
+    return render.conversation_out(view.conversation, view.messages, view.handoff)
+
+
+@router.get("/v1/conversations/{conversation_id}/events")
+async def events(
+    conversation_id: str,
+    st: StateDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    timeout: Annotated[float, Query(ge=0, le=60)] = 25.0,
+) -> s.EventsOut:
+    found = await st.feed.wait(conversation_id, after=after, timeout_s=timeout)
+    return s.EventsOut(
+        messages=[render.message_out(m) for m in found],
+        next_after=found[-1].seq if found else after,
+    )
+
+
+@router.post("/v1/nlu/parse")
+async def parse(body: s.ParseIn, st: StateDep) -> dict[str, Any]:
+    return parse_response(await st.service.parse(body.text))
+
+
+@router.post("/v1/kb/search")
+async def kb_search(body: s.KbSearchIn, st: StateDep) -> s.KbSearchOut:
+    hits = await st.service.search_kb(body.query, top_k=body.top_k)
+    return s.KbSearchOut(results=[render.kb_result_out(h) for h in hits])
+
+
+@router.post("/webhooks/rest/webhook")
+async def rest_webhook(body: s.RestIn, st: StateDep) -> list[dict[str, Any]]:
+    """Rasa's REST channel: `sender` is the conversation id."""
+    result = await post(
+        st,
+        body.sender,
+        body.message,
+        customer=None,
+        channel=body.input_channel or "rest",
+        metadata=body.metadata,
+    )
+    return [render.rest_reply(body.sender, m) for m in result.messages]
