@@ -8,7 +8,7 @@ ACTIONS_PORT ?= 5055
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install prepare run test validate bench clean
+.PHONY: install prepare run test lint check validate bench clean
 
 $(BIN)/botsvc: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,18 @@ run: prepare
 	  trap 'kill $$(cat .actions.pid) 2>/dev/null; rm -f .actions.pid' EXIT INT TERM; \
 	  $(BIN)/botsvc serve --host $(HOST) --port $(PORT)
 
+# The whole suite, with its line and branch coverage of src/botsvc printed at the end.
 test: prepare
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --cov=botsvc --cov-report=term:skip-covered
+
+# The lint gate: ruff's rules and formatting, and mypy strict over src/.
+lint: install
+	$(BIN)/ruff check src tests bench actions
+	$(BIN)/ruff format --check src tests bench actions
+	$(BIN)/mypy src
+
+# Everything CI checks: the lint gate, then `make test`.
+check: lint test
 
 validate: install
 	$(BIN)/botsvc validate

@@ -75,10 +75,14 @@ HELD_OUT_OFF_TOPIC = [
 # --- CovidFAQ ------------------------------------------------------------------------------------
 
 
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
 def _covid_kb(folder: Path) -> None:
     folder.mkdir(parents=True)
     with open(folder / "covidfaq.jsonl", "w") as out:
-        for line in open(COVID / "kb.jsonl"):
+        for line in _lines(COVID / "kb.jsonl"):
             row = json.loads(line)
             out.write(
                 json.dumps(
@@ -100,7 +104,7 @@ def _split(query_id: str) -> str:
 def bench_covidfaq(args: argparse.Namespace) -> None:
     embedder = Embedder(threads=args.threads)
     embedder.load()
-    rows = [json.loads(line) for line in open(COVID / "queries.jsonl")]
+    rows = [json.loads(line) for line in _lines(COVID / "queries.jsonl")]
     splits: dict[str, list[LabelledQuery]] = {"dev": [], "test": []}
     for row in rows:
         splits[_split(row["query_id"])].append(
@@ -170,7 +174,7 @@ def bench_covidfaq(args: argparse.Namespace) -> None:
 
 def _covid_representations(embedder: Embedder, splits: dict[str, list[LabelledQuery]]) -> None:
     """Dense leg alone, with different things embedded for an FAQ row (why q+a together)."""
-    kb = [json.loads(line) for line in open(COVID / "kb.jsonl")]
+    kb = [json.loads(line) for line in _lines(COVID / "kb.jsonl")]
     ids = [r["id"] for r in kb]
     queries = splits["dev"] + splits["test"]
     qv = embedder.encode([q.query for q in queries])
@@ -210,7 +214,7 @@ def _clustered(n: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndar
 
 
 def _rss_mb() -> float:
-    for line in open("/proc/self/status"):
+    for line in _lines(Path("/proc/self/status")):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0

@@ -132,14 +132,17 @@ def main() -> None:
         proc.wait(20)
     enc = bare_encode(args.messages)
     print(
-        f"machine: {os.cpu_count()} cores; command: python bench/bench_service.py --messages {args.messages} --clients {args.clients} --workers {args.workers}"
+        f"machine: {os.cpu_count()} cores; command: python bench/bench_service.py "
+        f"--messages {args.messages} --clients {args.clients} --workers {args.workers}"
     )
     print(f"start-up to /readyz: {startup:.1f} s")
     print(
-        f"one client, per message over HTTP: p50 {statistics.median(seq):.1f} ms, p99 {percentile(seq, 99):.1f} ms"
+        "one client, per message over HTTP: "
+        f"p50 {statistics.median(seq):.1f} ms, p99 {percentile(seq, 99):.1f} ms"
     )
     print(
-        f"bare model.encode of one message:  p50 {statistics.median(enc):.1f} ms, p99 {percentile(enc, 99):.1f} ms"
+        "bare model.encode of one message:  "
+        f"p50 {statistics.median(enc):.1f} ms, p99 {percentile(enc, 99):.1f} ms"
     )
     print(f"{args.clients} clients: {rate:.0f} messages/s")
 

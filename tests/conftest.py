@@ -126,7 +126,7 @@ async def app_client(settings: Settings, embedder: Embedder) -> AsyncIterator[ht
     """The real app, `create_app(settings)` with its lifespan, behind httpx's ASGI transport."""
     from asgi_lifespan import LifespanManager
 
-    from botsvc.api import create_app
+    from botsvc.api.app import create_app
 
     app = create_app(settings, embedder=embedder)
     async with LifespanManager(app) as manager:

@@ -98,7 +98,7 @@ def test_dispatch_runs_as_a_separate_worker(tmp_path: Path, receiver) -> None:  
     import os
 
     from botsvc.store import open_store
-    from tests.test_delivery import enqueue_events
+    from tests.helpdesk.test_delivery import enqueue_events
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
 
@@ -154,7 +154,8 @@ def test_eval_kb_compares_the_retrievers(
     queries = tmp_path / "q.jsonl"
     queries.write_text(
         '{"query": "is delivery free", "relevant_ids": ["faq-002"]}\n'
-        '{"query": "how do I buy a gift card", "relevant_ids": ["orders/gift-cards.md#buying-a-gift-card"]}\n'
+        '{"query": "how do I buy a gift card", '
+        '"relevant_ids": ["orders/gift-cards.md#buying-a-gift-card"]}\n'
     )
     assert main(["eval", "kb", "--queries", str(queries), "--project", str(example_project)]) == 0
     out = capsys.readouterr().out

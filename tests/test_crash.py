@@ -1,5 +1,5 @@
-"""SIGKILL while a handoff is being delivered: after a restart it arrives, with the same delivery id,
-and every message that got a 2xx is still in the store. The real service runs as a process."""
+"""SIGKILL while a handoff is being delivered: after a restart it arrives, with the same delivery
+id, and every message that got a 2xx is still in the store. The real service runs as a process."""
 
 from __future__ import annotations
 

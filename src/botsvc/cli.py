@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a domain failure (invalid project, failed tests), 2 a usage 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -245,7 +246,7 @@ def serve(
     """Serve the HTTP API. Refuses to start on an invalid project, and says why."""
     import uvicorn
 
-    from botsvc.api import create_app
+    from botsvc.api.app import create_app
     from botsvc.project import check_project, prepare_project
 
     settings = _settings(project)
@@ -264,7 +265,7 @@ def serve(
         # each worker process builds its own app from the environment (the same settings)
         os.environ["BOTSVC_PROJECT_DIR"] = str(settings.project_dir)
         uvicorn.run(
-            "botsvc.api:app_from_environment",
+            "botsvc.api.app:app_from_environment",
             factory=True,
             workers=workers,
             host=host,
@@ -307,10 +308,8 @@ def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
             finally:
                 await store.close()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
 
 
 @outbox_app.command("list")

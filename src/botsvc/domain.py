@@ -1,4 +1,4 @@
-"""Plain data shared by every stage. Stages take these in and hand these on; nothing here does I/O."""
+"""Plain data shared by every stage: stages take these in and hand these on; no I/O here."""
 
 from __future__ import annotations
 

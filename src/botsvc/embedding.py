@@ -8,6 +8,7 @@ are encoded as one batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 from collections.abc import Sequence
@@ -121,9 +122,7 @@ class Embedder:
     async def aclose(self) -> None:
         if self._batcher is not None:
             self._batcher.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._batcher
-            except asyncio.CancelledError:
-                pass
             self._batcher = None
             self._queue = None

@@ -112,7 +112,7 @@ def is_repeated(text: str, earlier: list[str]) -> bool:
 def frustration(
     nlu: NluResult, earlier_texts: list[str], rules: EscalationRules
 ) -> HandoffRequest | None:
-    """Negative sentiment past the threshold, shouting while negative, or the same question again."""
+    """Negative sentiment past the threshold, shouting while negative, or a repeated question."""
     threshold = rules.negative_sentiment_threshold
     if threshold is not None and nlu.sentiment <= threshold:
         return HandoffRequest("negative_sentiment", "high", f"sentiment {nlu.sentiment:.2f}")

@@ -90,7 +90,8 @@ def _cross_check(training: TrainingData, spec: FlowSpec) -> list[Problem]:
         Problem(
             str(spec.source_of("escalation")),
             None,
-            f"escalation.human_request_intents names intent {name!r}, which intents/ does not define",
+            f"escalation.human_request_intents names intent {name!r}, "
+            "which intents/ does not define",
         )
         for name in spec.escalation.human_request_intents
         if name not in known

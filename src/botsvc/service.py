@@ -161,12 +161,12 @@ class ChatService:
             ),
         )
         turn = TurnRecord(
-            uuid.uuid4().hex,
-            conv.id,
-            msg.text,
-            outcome.handled_by,
-            trace_as_json(trace),
-            self.now(),
+            id=uuid.uuid4().hex,
+            conversation_id=conv.id,
+            text=msg.text,
+            handled_by=outcome.handled_by,
+            trace=trace_as_json(trace),
+            created_at=self.now(),
         )
         new_messages = [
             NewMessage("customer", msg.text, {"metadata": msg.metadata} if msg.metadata else {})
@@ -237,12 +237,12 @@ class ChatService:
         turn_id = uuid.uuid4().hex
         now = self.now()
         turn = TurnRecord(
-            turn_id,
-            conv.id,
-            msg.text,
-            "human",
-            {"decision": "with a human: forwarded to the helpdesk"},
-            now,
+            id=turn_id,
+            conversation_id=conv.id,
+            text=msg.text,
+            handled_by="human",
+            trace={"decision": "with a human: forwarded to the helpdesk"},
+            created_at=now,
         )
         replies: tuple[BotMessage, ...] = ()
         changed = None
@@ -255,7 +255,7 @@ class ChatService:
             handoff_id=handoff.id,
             conversation_id=conv.id,
             message=TranscriptEntry(
-                seq=None, role="customer", text=msg.text, at=iso(now), turn_id=turn_id
+                seq=None, role="customer", text=msg.text, at=iso(now), turn_id=turn_id, trace=None
             ),
             reply_url=self.links.reply_url(handoff.id),
         )

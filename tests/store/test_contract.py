@@ -32,7 +32,14 @@ def _turn_write(
     return TurnWrite(
         conversation_id=conv,
         lock_owner=owner,
-        turn=TurnRecord(turn_id, conv, text, "flow", {"nlu": {"intent": "greet"}}, time.time()),
+        turn=TurnRecord(
+            id=turn_id,
+            conversation_id=conv,
+            text=text,
+            handled_by="flow",
+            trace={"nlu": {"intent": "greet"}},
+            created_at=time.time(),
+        ),
         messages=(NewMessage("customer", text), NewMessage("bot", "Hello!", {"buttons": []})),
         state=state,
         status="human" if handoff else "bot",
@@ -178,3 +185,18 @@ async def test_other_conversations_of_a_customer(store: Store) -> None:
     await store.unlock_conversation("sms-1", owner="w")
     others = await store.customer_conversations("cust-1", exclude="web-1")
     assert [(c.id, c.channel) for c in others] == [("sms-1", "sms")]
+
+
+async def test_last_message_of_several_conversations(store: Store) -> None:
+    for conv, texts in (("a", ["one", "two"]), ("b", ["three"])):
+        for text in texts:
+            await store.lock_conversation(conv, owner="w", customer=ALICE, channel="web")
+            await store.save_turn(_turn_write(conv, "w", text=text))
+    await store.lock_conversation("empty", owner="w", customer=ALICE, channel="web")
+    last = await store.last_messages(["a", "b", "empty", "unknown"])
+    assert {c: (m.role, m.text) for c, m in last.items()} == {
+        "a": ("bot", "Hello!"),
+        "b": ("bot", "Hello!"),
+    }
+    assert last["a"].seq == (await store.messages("a"))[-1].seq  # the second turn's reply
+    assert await store.last_messages([]) == {}

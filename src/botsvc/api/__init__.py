@@ -8,9 +8,3 @@ render.py   domain records → response bodies
 metrics.py  the Prometheus counters
 routes/     conversations (customers and Rasa's REST channel), helpdesk, ops
 """
-
-from __future__ import annotations
-
-from botsvc.api.app import app_from_environment, create_app
-
-__all__ = ["app_from_environment", "create_app"]

@@ -7,6 +7,7 @@ At-least-once: a row is marked delivered only after a 2xx; every attempt carries
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -56,7 +57,7 @@ def encode_body(payload: dict[str, object]) -> bytes:
 def backoff_delay(attempt: int, *, base_s: float, cap_s: float, rng: random.Random) -> float:
     """Exponential backoff with jitter: a random point in the upper half of base·2^(n-1), capped."""
     ceiling = min(cap_s, base_s * 2 ** max(0, attempt - 1))
-    return ceiling * (0.5 + rng.random() / 2)
+    return float(ceiling * (0.5 + rng.random() / 2))
 
 
 def _retry_after(response: httpx.Response, now: float) -> float | None:
@@ -124,10 +125,8 @@ class Dispatcher:
             if claimed:
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_s)
-            except TimeoutError:
-                pass
 
     async def _deliver(self, row: OutboxRow) -> None:
         try:

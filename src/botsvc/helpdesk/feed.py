@@ -7,6 +7,7 @@ re-reading the store once a second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from botsvc.store import MessageRecord, Store
@@ -37,9 +38,7 @@ class MessageFeed:
             if found or left <= 0:
                 return found
             async with self._new_messages:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         self._new_messages.wait(), timeout=min(self.recheck_s, left)
                     )
-                except TimeoutError:
-                    pass

@@ -29,10 +29,10 @@ from typing import Any, Literal
 from botsvc.errors import ConfigError, Problem, ProjectError
 from botsvc.kb.faq import FaqRow, read_faq_rows
 from botsvc.kb.faq import text_or_none as _text
+from botsvc.kb.html import parse_html
 from botsvc.kb.markup import (
     Document,
     humanise_stem,
-    parse_html,
     parse_markdown,
     parse_tags,
     parse_text,

@@ -3,7 +3,8 @@ and lookup tables, read from one file or merged from a folder, with file:line in
 
 Existing Rasa projects' ``nlu.yml`` load unchanged. Sections that are not NLU (``stories``,
 ``rules``, ``responses``, ...) are skipped with a warning; every error is collected, and
-:func:`load_training_data` raises one :class:`ProjectError` carrying all of them.
+:func:`load_training_data` raises one :class:`ProjectError` carrying all of them. (About 400
+lines: Rasa's format is read in one pass, each section beside the others that share its rules.)
 """
 
 from __future__ import annotations

@@ -127,18 +127,18 @@ def _problem(source: Source, path: Path, what: str, message: str) -> Problem:
     return source.problem(path, f"{what} `{shown}`: {message}")
 
 
+def _has(data: Any, key: str | int) -> bool:
+    """`data[key]` exists: a key of a mapping, or an index of a sequence."""
+    if isinstance(data, dict):
+        return key in data
+    return isinstance(data, list) and isinstance(key, int) and key < len(data)
+
+
 def _data_at(data: Any, path: Path) -> Any:
     for key in path:
-        if (
-            isinstance(data, dict)
-            and key in data
-            or isinstance(data, list)
-            and isinstance(key, int)
-            and key < len(data)
-        ):
-            data = data[key]
-        else:
+        if not _has(data, key):
             return None
+        data = data[key]
     return data
 
 
@@ -147,13 +147,7 @@ def _split(data: Any, loc: tuple[str | int, ...]) -> tuple[Path, int | None]:
     doc: list[str | int] = []
     tag_at = None
     for part in loc:
-        if (
-            isinstance(data, dict)
-            and part in data
-            or isinstance(data, list)
-            and isinstance(part, int)
-            and part < len(data)
-        ):
+        if _has(data, part):
             data = data[part]
             doc.append(part)
         elif isinstance(data, dict) and isinstance(part, str) and _is_field(part):

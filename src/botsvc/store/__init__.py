@@ -15,7 +15,7 @@ HandoffStatus = Literal["open", "resolved"]
 OutboxStatus = Literal["pending", "in_flight", "retry", "delivered", "dead"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Conversation:
     id: str
     customer: Customer
@@ -27,7 +27,7 @@ class Conversation:
     updated_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MessageRecord:
     seq: int  # increases across the whole store: the cursor for `events?after=`
     conversation_id: str
@@ -38,7 +38,7 @@ class MessageRecord:
     created_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TurnRecord:
     id: str
     conversation_id: str
@@ -48,7 +48,7 @@ class TurnRecord:
     created_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Handoff:
     id: str
     conversation_id: str
@@ -72,7 +72,7 @@ class OutboxEvent:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OutboxRow:
     id: str
     seq: int
@@ -94,7 +94,7 @@ class NewMessage:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TurnWrite:
     """Everything one turn changes, written in one transaction by `Store.save_turn`."""
 

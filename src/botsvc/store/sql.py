@@ -4,6 +4,10 @@ SQLite runs every transaction as BEGIN IMMEDIATE (one writer at a time, WAL for 
 claim is exclusive; PostgreSQL claims outbox rows with FOR UPDATE SKIP LOCKED. Conversations are
 serialised by a lease column rather than a held transaction, so no transaction stays open while
 a message is being understood or a webhook is being sent.
+
+Longer than our other modules on purpose: it is the whole Store protocol in one place, so that
+every statement, the two dialects' variants side by side and the one error wrapper (`_tx`) can
+be read together.
 """
 
 from __future__ import annotations
@@ -241,7 +245,15 @@ class SqlStore:
                     )
                 ).scalar_one()
                 saved.append(
-                    MessageRecord(seq, write.conversation_id, turn_id, m.role, m.text, m.data, now)
+                    MessageRecord(
+                        seq=seq,
+                        conversation_id=write.conversation_id,
+                        turn_id=turn_id,
+                        role=m.role,
+                        text=m.text,
+                        data=m.data,
+                        created_at=now,
+                    )
                 )
             for ev in write.outbox:
                 await conn.execute(
@@ -325,12 +337,12 @@ class SqlStore:
             )
         return [
             TurnRecord(
-                r["id"],
-                r["conversation_id"],
-                r["text"],
-                r["handled_by"],
-                r["trace"],
-                r["created_at"],
+                id=r["id"],
+                conversation_id=r["conversation_id"],
+                text=r["text"],
+                handled_by=r["handled_by"],
+                trace=r["trace"],
+                created_at=r["created_at"],
             )
             for r in rows
         ]
@@ -506,13 +518,13 @@ def _sqlite_immediate_transactions(engine: AsyncEngine, *, synchronous: str) -> 
 
 def _message(r: Any) -> MessageRecord:
     return MessageRecord(
-        r["seq"],
-        r["conversation_id"],
-        r["turn_id"],
-        r["role"],
-        r["text"],
-        r["data"],
-        r["created_at"],
+        seq=r["seq"],
+        conversation_id=r["conversation_id"],
+        turn_id=r["turn_id"],
+        role=r["role"],
+        text=r["text"],
+        data=r["data"],
+        created_at=r["created_at"],
     )
 
 

@@ -11,7 +11,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-# Second-class fares in EUR between city pairs (either direction); first class costs 1.6 times as much.
+# Second-class fares in EUR between city pairs (either direction); first class costs 1.6 times
+# as much.
 FARES: dict[frozenset[str], float] = {
     frozenset({"berlin", "hamburg"}): 39.90,
     frozenset({"berlin", "munich"}): 79.90,

@@ -14,9 +14,9 @@ import pytest
 
 from botsvc.embedding import Embedder
 from botsvc.helpdesk.delivery import encode_body, sign
+from tests.api.test_api import settings_for, wait_events
 from tests.conftest import REPO, app_client, say
 from tests.receiver import Receiver
-from tests.test_api import settings_for, wait_events
 
 pytestmark = pytest.mark.anyio
 
