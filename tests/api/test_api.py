@@ -182,6 +182,20 @@ async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_bac
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
 
 
+async def test_a_misspelt_field_is_refused_not_ignored(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/conversations/c1/messages", json={"text": "hi", "chanel": "sms"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    assert "chanel" in r.json()["error"]["message"]
+    r = await client.get("/v1/handoffs?status=closed", headers=HELPDESK)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    r = await client.get(
+        "/admin/outbox?status=lost", headers={"authorization": "Bearer admin-token"}
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    r = await client.get("/v1/conversations/c1")
+    assert r.status_code == 404  # the refused message stored nothing
+
+
 async def test_bad_requests_get_clear_4xx_errors(client: httpx.AsyncClient) -> None:
     r = await client.post(
         "/v1/conversations/c1/messages",
