@@ -10,7 +10,7 @@ while a collect step waits, so no rule lives anywhere else.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from difflib import SequenceMatcher
 from typing import Any
@@ -98,7 +98,7 @@ def is_shouting(text: str) -> bool:
 
 
 def is_repeated(text: str, earlier: list[str]) -> bool:
-    """The same question again (near-identical wording) within the last few turns."""
+    """The same question again (near-identical wording, in any case) within the last few turns."""
     words = _WORD.findall(text.lower())
     if len(words) < 4:  # short answers ("yes", an order number) repeat legitimately
         return False
@@ -109,17 +109,72 @@ def is_repeated(text: str, earlier: list[str]) -> bool:
     )
 
 
+# Words that, in a negative message aimed at the bot ("this", "you"), are about the service
+# rather than a fault being described ("the app is useless since the update" is a sync problem).
+_INSULTS = frozenset(
+    [
+        "useless",
+        "garbage",
+        "stupid",
+        "idiot",
+        "idiotic",
+        "dumb",
+        "rubbish",
+        "worthless",
+        "pathetic",
+        "crap",
+        "trash",
+        "incompetent",
+        "moron",
+        "ridiculous",
+        "joke",
+    ]
+)
+_AT_THE_BOT = frozenset(["you", "your", "you're", "bot", "chatbot", "assistant", "robot", "this"])
+_UNHELPED = re.compile(
+    r"\b(waste of (my )?time|not (helping|helpful)|(doesn't|does not|didn't|did not) help"
+    r"|no help( at all)?)\b"
+)
+_ASKED_BEFORE = re.compile(
+    r"\b(how many times|for the (second|third|fourth|fifth|last) time"
+    r"|(i|i've|i have) (already )?(asked|told you|said|explained)( (this|that|it))?"
+    r" ?(twice|three times|four times|several times|many times|again|already|before)"
+    r"|i (already|just) (asked|told you|said|explained)"
+    r"|asked (you )?(this )?(twice|three times|again and again))\b"
+)
+# a conversation whose last few messages are all this negative is going badly, whatever each says
+_MOOD_TURNS, _MOOD_BELOW = 3, -0.3
+
+
 def frustration(
-    nlu: NluResult, earlier_texts: list[str], rules: EscalationRules
+    nlu: NluResult,
+    earlier_texts: list[str],
+    rules: EscalationRules,
+    *,
+    sentiments: Sequence[float] = (),
 ) -> HandoffRequest | None:
-    """Negative sentiment past the threshold, shouting while negative, or a repeated question."""
+    """The customer is losing patience, read from the whole conversation: this message's
+    sentiment past the threshold, an insult to the bot, "I asked three times", the same
+    question again, shouting while negative or repeating, or a run of negative messages.
+    `sentiments` are the conversation's per-message scores, this one last."""
+    text = nlu.text.lower()
+    words = set(_WORD.findall(text))
     threshold = rules.negative_sentiment_threshold
     if threshold is not None and nlu.sentiment <= threshold:
         return HandoffRequest("negative_sentiment", "high", f"sentiment {nlu.sentiment:.2f}")
-    if is_shouting(nlu.text) and nlu.sentiment < 0:
+    insult = nlu.sentiment < 0 and words & _INSULTS and words & _AT_THE_BOT
+    if insult or _UNHELPED.search(text):
+        return HandoffRequest("frustration", "high", "the customer says the bot is not helping")
+    if _ASKED_BEFORE.search(text):
+        return HandoffRequest("frustration", "normal", "the customer says they asked before")
+    repeated = is_repeated(nlu.text, earlier_texts)
+    if is_shouting(nlu.text) and (nlu.sentiment < 0 or repeated):
         return HandoffRequest("frustration", "high", f"shouting, sentiment {nlu.sentiment:.2f}")
-    if is_repeated(nlu.text, earlier_texts):
+    if repeated:
         return HandoffRequest("frustration", "normal", "the customer repeated the same question")
+    recent = list(sentiments)[-_MOOD_TURNS:]
+    if len(recent) == _MOOD_TURNS and all(x <= _MOOD_BELOW for x in recent):
+        return HandoffRequest("frustration", "normal", f"{_MOOD_TURNS} negative messages in a row")
     return None
 
 

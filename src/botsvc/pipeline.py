@@ -124,7 +124,8 @@ class Pipeline:
                 flow=result.position,
             )
 
-        if (upset := escalation.frustration(nlu, earlier, rules)) is not None:
+        upset = escalation.frustration(nlu, earlier, rules, sentiments=state.sentiments)
+        if upset is not None:
             return self._handoff(upset, nlu, state, ctx, notes, flow=None)
         if answer is not None:
             state.consecutive_fallbacks = 0
