@@ -207,6 +207,12 @@ def eval_kb(
 
 @app.command("test")
 def test_conversations(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="test files or folders, ours or Rasa e2e (default: tests/conversations/)"
+        ),
+    ] = None,
     project: ProjectOpt = DEFAULT_PROJECT,
     select: Annotated[
         str | None, typer.Option("-k", help="only tests whose name contains this")
@@ -215,7 +221,7 @@ def test_conversations(
         str | None, typer.Option(help="action server URL (default: flows/ actions.endpoint)")
     ] = None,
 ) -> None:
-    """Run the conversation tests in tests/conversations/ through the real pipeline."""
+    """Run conversation tests (ours, or Rasa's e2e `test_cases`) through the real pipeline."""
     from botsvc.convtests.format import format_report
     from botsvc.convtests.runner import run_project_tests
 
@@ -226,6 +232,7 @@ def test_conversations(
             embedder=_embedder(project),
             action_endpoint=action_endpoint or settings.action_endpoint,
             select=select,
+            paths=[p.resolve() for p in paths or []],
         )
     )
     typer.echo(format_report(reports))

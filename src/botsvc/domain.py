@@ -37,6 +37,7 @@ class Button:
 class BotMessage:
     text: str
     buttons: tuple[Button, ...] = ()
+    response: str | None = None  # the response it was rendered from (`utter_...`), if any
 
 
 @dataclass(frozen=True)

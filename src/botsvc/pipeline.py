@@ -237,7 +237,7 @@ class Pipeline:
         )
         question = self.say("utter_did_you_mean", state, nlu, ctx)
         first = question[0] if question else BotMessage(DEFAULT_TEXTS["utter_did_you_mean"])
-        return BotMessage(first.text, buttons)
+        return BotMessage(first.text, buttons, response="utter_did_you_mean")
 
     @staticmethod
     def _outcome(

@@ -23,6 +23,7 @@ from botsvc.domain import (
     NluTrace,
     Timings,
     TurnContext,
+    TurnTrace,
     trace_as_json,
 )
 from botsvc.embedding import Embedder
@@ -77,6 +78,7 @@ class TurnResult:
     sources: tuple[KbHit, ...]
     handoff: HandoffRef | None
     handed_off_now: bool = False  # this turn created the handoff
+    trace: TurnTrace | None = None  # what the bot understood and decided (None: forwarded)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +86,7 @@ class ConversationView:
     conversation: Conversation
     messages: list[MessageRecord]
     handoff: Handoff | None
+    turns: list[TurnRecord]
 
 
 class ChatService:
@@ -124,6 +127,7 @@ class ChatService:
             conversation=conv,
             messages=await self.store.messages(conversation_id),
             handoff=await self.store.get_handoff(conv.handoff_id) if conv.handoff_id else None,
+            turns=await self.store.turns(conversation_id),
         )
 
     async def parse(self, text: str) -> NluResult:
@@ -227,6 +231,7 @@ class ChatService:
             sources=outcome.sources,
             handoff=HandoffRef.of(handoff) if handoff else None,
             handed_off_now=handoff is not None,
+            trace=trace,
         )
 
     async def _forward(self, lease: Lease, msg: IncomingMessage) -> TurnResult:
@@ -310,11 +315,12 @@ def _ms(a: float, b: float) -> float:
 
 
 def _message_data(m: BotMessage) -> dict[str, Any]:
-    return (
-        {"buttons": [{"title": b.title, "payload": b.payload} for b in m.buttons]}
-        if m.buttons
-        else {}
-    )
+    data: dict[str, Any] = {}
+    if m.buttons:
+        data["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]
+    if m.response:
+        data["response"] = m.response
+    return data
 
 
 def _nlu_trace(nlu: NluResult) -> NluTrace:

@@ -77,6 +77,25 @@ async def test_refund_request_starts_the_refund_flow_and_validates_the_order_num
     assert done["handoff"] is None
 
 
+async def test_the_conversation_shows_what_the_bot_did_on_each_turn(
+    client: httpx.AsyncClient,
+) -> None:
+    await say(client, "c-turns", "where is my order?")
+    await say(client, "c-turns", "NW-482913")
+    body = (await client.get("/v1/conversations/c-turns")).json()
+    first, second = body["turns"]
+    assert first["responses"] == ["utter_ask_order_id"]
+    assert ("flow_started", "check_order_status") in [
+        (e["event"], e.get("flow")) for e in first["events"]
+    ]
+    assert second["actions"][0] == "action_check_order_status"
+    assert "utter_order_shipped" in second["responses"]
+    assert "flow_completed" in [e["event"] for e in second["events"]]
+    bot = [m for m in body["messages"] if m["role"] == "bot"]
+    assert bot[0]["response"] == "utter_ask_order_id"
+    assert body["flow"] is None and body["slots"]["order_status"] == "shipped"
+
+
 async def test_knowledge_question_is_answered_with_sources(client: httpx.AsyncClient) -> None:
     r = await say(client, "c-kb", "how do I reset my password?")
     assert r["handled_by"] == "kb"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from botsvc.api import schemas as s
-from botsvc.domain import BotMessage, KbHit
+from botsvc.domain import BotMessage, KbHit, trace_from_json
 from botsvc.helpdesk.payloads import iso
 from botsvc.service import TurnResult
-from botsvc.store import Conversation, Handoff, MessageRecord, OutboxRow
+from botsvc.store import Conversation, Handoff, MessageRecord, OutboxRow, TurnRecord
 
 
 def bot_message_out(m: BotMessage) -> s.BotMessageOut:
@@ -48,6 +48,7 @@ def message_out(m: MessageRecord) -> s.TranscriptMessageOut:
         at=iso(m.created_at),
         buttons=[s.ButtonOut(**b) for b in buttons] if buttons else None,
         agent=m.data.get("agent"),
+        response=m.data.get("response"),
     )
 
 
@@ -55,8 +56,29 @@ def handoff_out(h: Handoff) -> s.HandoffOut:
     return s.HandoffOut(id=h.id, status=h.status, reason=h.reason, priority=h.priority)
 
 
+def turn_summary_out(t: TurnRecord, messages: list[MessageRecord]) -> s.TurnSummaryOut:
+    trace = trace_from_json(t.trace)
+    events = list(trace.flow.events) if trace.flow else []
+    responses = [
+        str(m.data["response"]) for m in messages if m.turn_id == t.id and m.data.get("response")
+    ]
+    custom = [str(e["action"]) for e in events if e.get("event") == "action_called"]
+    return s.TurnSummaryOut(
+        turn_id=t.id,
+        text=t.text,
+        handled_by=t.handled_by,
+        decision=trace.decision,
+        responses=responses,
+        actions=custom + responses,
+        events=events,
+    )
+
+
 def conversation_out(
-    conv: Conversation, messages: list[MessageRecord], handoff: Handoff | None
+    conv: Conversation,
+    messages: list[MessageRecord],
+    handoff: Handoff | None,
+    turns: list[TurnRecord] | None = None,
 ) -> s.ConversationOut:
     frame = conv.state.active
     c = conv.customer
@@ -71,6 +93,7 @@ def conversation_out(
         created_at=iso(conv.created_at),
         updated_at=iso(conv.updated_at),
         messages=[message_out(m) for m in messages],
+        turns=[turn_summary_out(t, messages) for t in turns or []],
     )
 
 

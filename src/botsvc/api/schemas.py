@@ -82,6 +82,19 @@ class TranscriptMessageOut(BaseModel):
     at: str
     buttons: list[ButtonOut] | None = None
     agent: dict[str, Any] | None = None
+    response: str | None = None  # a bot message's response name (`utter_...`)
+
+
+class TurnSummaryOut(BaseModel):
+    """What the bot did on one customer message, for tools that check a conversation."""
+
+    turn_id: str
+    text: str
+    handled_by: str
+    decision: str
+    responses: list[str]  # the response names said, in order
+    actions: list[str]  # custom actions run, then the responses said
+    events: list[dict[str, Any]]  # the flows' event log: flow_started, slot_filled, ...
 
 
 class ConversationOut(BaseModel):
@@ -95,6 +108,7 @@ class ConversationOut(BaseModel):
     created_at: str
     updated_at: str
     messages: list[TranscriptMessageOut]
+    turns: list[TurnSummaryOut] = []
 
 
 class EventsOut(BaseModel):

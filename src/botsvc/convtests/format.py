@@ -39,6 +39,7 @@ from typing import Any, Literal, Protocol
 from pydantic import Field
 
 from botsvc.convtests.expectations import Mismatch, TurnExpectation, check_turn
+from botsvc.convtests.rasa_e2e import E2E_CHECK, check_e2e, is_rasa_e2e, read_rasa_e2e
 from botsvc.domain import Customer
 from botsvc.errors import Problem, ProjectError
 from botsvc.spec.model import FlowSpec
@@ -57,6 +58,7 @@ __all__ = [
     "format_report",
     "load_conversation_tests",
     "load_conversation_tests_from_str",
+    "load_test_paths",
     "run_conversation_test",
     "run_conversation_tests",
 ]
@@ -114,17 +116,36 @@ class ConversationTest:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     file: str = ""
     line: int | None = None
+    # Rasa e2e tests: slots set before the first message (fixtures), metadata per turn, and
+    # answers for custom actions instead of the action server (stub_custom_actions)
+    slots: Mapping[str, Any] = field(default_factory=dict)
+    turn_metadata: tuple[Mapping[str, Any], ...] = ()
+    stubs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def load_conversation_tests(directory: Path) -> list[ConversationTest]:
-    """Every `*.yml` / `*.yaml` under `directory`; raises ProjectError listing every problem."""
+    """Every `*.yml` / `*.yaml` under `directory`, in either format (ours: `conversations:`;
+    Rasa's e2e: `test_cases:`); raises ProjectError listing every problem."""
+    return load_test_paths([directory])
+
+
+def load_test_paths(paths: Sequence[Path]) -> list[ConversationTest]:
+    """Test files, and every `*.yml` / `*.yaml` under test folders, in either format."""
     tests: list[ConversationTest] = []
     problems: list[Problem] = []
-    for path in sorted({*directory.rglob("*.yml"), *directory.rglob("*.yaml")}):
-        name = path.relative_to(directory.parent).as_posix()
-        found, errs = _load(path.read_text(encoding="utf-8"), name)
-        tests += found
-        problems += errs
+    for given in paths:
+        if given.is_dir():
+            files = sorted({*given.rglob("*.yml"), *given.rglob("*.yaml")})
+            named = [(p, p.relative_to(given.parent).as_posix()) for p in files]
+        elif given.is_file():
+            named = [(given, given.as_posix())]
+        else:
+            problems.append(Problem(str(given), None, "no such test file or folder"))
+            continue
+        for path, name in named:
+            found, errs = _load(path.read_text(encoding="utf-8"), name)
+            tests += found
+            problems += errs
     if problems:
         raise ProjectError(problems)
     return tests
@@ -143,6 +164,8 @@ def _load(text: str, file: str) -> tuple[list[ConversationTest], list[Problem]]:
     source, problems = read_yaml(text, file=file)
     if source is None or source.data is None:
         return [], problems
+    if is_rasa_e2e(source.data):
+        return _load_rasa(source, problems)
     top, errs = check_model(_File, source.data, source=source, base=(), what="conversation file")
     if top is None:
         return [], errs
@@ -153,6 +176,29 @@ def _load(text: str, file: str) -> tuple[list[ConversationTest], list[Problem]]:
         if test is not None:
             tests.append(test)
     return tests, problems
+
+
+def _load_rasa(
+    source: Source, problems: list[Problem]
+) -> tuple[list[ConversationTest], list[Problem]]:
+    found, errs = read_rasa_e2e(source)
+    tests = [
+        ConversationTest(
+            name=case.name,
+            turns=case.turns,
+            file=source.file,
+            line=case.line,
+            slots=case.slots,
+            turn_metadata=case.metadata,
+            stubs={
+                k.split("::", 1)[-1]: v
+                for k, v in found.stubs.items()
+                if "::" not in k or k.split("::", 1)[0] == case.name
+            },
+        )
+        for case in found.cases
+    ]
+    return tests, problems + errs
 
 
 def _conversation(
@@ -258,13 +304,15 @@ async def run_conversation_test(
     cid = conversation_id or f"convtest-{_slug(test.name)}-{uuid.uuid4().hex[:8]}"
     reports: list[TurnReport] = []
     for i, turn in enumerate(test.turns):
+        metadata = {**test.metadata, **(test.turn_metadata[i] if test.turn_metadata else {})}
         try:
             outcome = await send(
-                cid, turn.user, customer=test.customer, channel=test.channel, metadata=test.metadata
+                cid, turn.user, customer=test.customer, channel=test.channel, metadata=metadata
             )
         except Exception as exc:  # noqa: BLE001 - a crash in the bot is a failed test, reported
             return ConversationReport(test, cid, tuple(reports), f"turn {i + 1}: {exc!r}")
-        mismatches = tuple(check_turn(turn, outcome))
+        rasa = turn.checks.get(E2E_CHECK)
+        mismatches = tuple(check_e2e(rasa, outcome) if rasa else check_turn(turn, outcome))
         reports.append(TurnReport(i, turn, outcome, mismatches))
         if mismatches:
             break

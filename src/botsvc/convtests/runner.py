@@ -1,4 +1,4 @@
-"""`botsvc test`: plays the project's conversation tests through the real service.
+"""`botsvc test`: plays conversation tests (ours or Rasa's e2e) through the real service.
 
 Each run uses a fresh SQLite file in a temporary folder and stores handoffs without sending them.
 """
@@ -6,7 +6,8 @@ Each run uses a fresh SQLite file in a temporary folder and stores handoffs with
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +15,24 @@ import httpx
 
 from botsvc.convtests.format import (
     ConversationReport,
+    ConversationTest,
     check_tests_against_spec,
-    load_conversation_tests,
-    run_conversation_tests,
+    load_test_paths,
+    run_conversation_test,
 )
-from botsvc.domain import Customer
+from botsvc.convtests.stubs import StubbedActions
+from botsvc.domain import Customer, DialogueState
 from botsvc.embedding import Embedder
 from botsvc.errors import ProjectError
 from botsvc.helpdesk.feed import MessageFeed
 from botsvc.project import LiveProject, load_project
 from botsvc.service import ChatService, IncomingMessage, TurnResult
-from botsvc.store import open_store
+from botsvc.store import Store, TurnWrite, open_store
+
+__all__ = ["outcome_of", "run_project_tests"]
+
+# the ActionClient needs an address even when every action a test calls is stubbed
+_NO_ACTION_SERVER = "http://127.0.0.1:9/webhook"
 
 
 async def run_project_tests(
@@ -33,13 +41,19 @@ async def run_project_tests(
     embedder: Embedder,
     action_endpoint: str | None = None,
     select: str | None = None,
+    paths: Sequence[Path] = (),
 ) -> list[ConversationReport]:
-    """Runs `tests/conversations/*.yml` of the project; ProjectError if they do not load."""
-    project_http = httpx.AsyncClient()
+    """Runs the tests in `paths` (files or folders; default: the project's
+    tests/conversations/); ProjectError if they do not load."""
+    transport = StubbedActions()
+    project_http = httpx.AsyncClient(transport=transport)
+    tests = load_test_paths(list(paths) or [project_dir / "tests" / "conversations"])
     project = load_project(
-        project_dir, embedder=embedder, http=project_http, action_endpoint=action_endpoint
+        project_dir,
+        embedder=embedder,
+        http=project_http,
+        action_endpoint=action_endpoint or (_NO_ACTION_SERVER if _stubbed(tests) else None),
     )
-    tests = load_conversation_tests(project_dir / "tests" / "conversations")
     if problems := check_tests_against_spec(tests, project.spec):
         raise ProjectError(problems)
     if select:
@@ -54,6 +68,7 @@ async def run_project_tests(
             feed=MessageFeed(store),
             public_url="http://botsvc.test",
         )
+        slots_before: dict[str, dict[str, Any]] = {}
 
         async def send(
             conversation_id: str,
@@ -70,24 +85,81 @@ async def run_project_tests(
                 ),
             )
             out = outcome_of(result)
-            out["slots"] = (await store.get_conversation(conversation_id)).state.slots
+            slots = (await store.get_conversation(conversation_id)).state.slots
+            out["slots"] = slots
+            out["slots_set"] = _slots_set(
+                out["events"], slots_before.get(conversation_id, {}), slots
+            )
+            slots_before[conversation_id] = dict(slots)
             return out
 
+        reports = []
         try:
-            return await run_conversation_tests(tests, send)
+            for test in tests:
+                cid = f"convtest-{uuid.uuid4().hex[:12]}"
+                transport.stubs = test.stubs
+                if test.slots:
+                    await _preset(store, cid, test)
+                    slots_before[cid] = dict(test.slots)
+                reports.append(await run_conversation_test(test, send, conversation_id=cid))
+            return reports
         finally:
             await embedder.aclose()
             await store.close()
             await project_http.aclose()
 
 
+def _stubbed(tests: Sequence[ConversationTest]) -> bool:
+    return any(t.stubs for t in tests)
+
+
+async def _preset(store: Store, conversation_id: str, test: ConversationTest) -> None:
+    """Rasa's fixtures: the conversation starts with these slots set."""
+    conv = await store.lock_conversation(
+        conversation_id, owner="convtests", customer=test.customer, channel=test.channel
+    )
+    await store.save_turn(
+        TurnWrite(
+            conversation_id=conv.id,
+            lock_owner="convtests",
+            turn=None,
+            messages=(),
+            state=DialogueState(slots=dict(test.slots)),
+            status="bot",
+            handoff_id=None,
+        )
+    )
+
+
+def _slots_set(
+    events: Sequence[Mapping[str, Any]], before: Mapping[str, Any], after: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Slots this turn gave a value: from the flow events (a slot reset when its flow ended
+    still counts) and from what changed in the stored slots (an action's SlotSet)."""
+    out: dict[str, Any] = {}
+    for e in events:
+        if e.get("event") in ("slot_filled", "slot_prefilled", "slot_set") and "slot" in e:
+            out[str(e["slot"])] = e.get("value")
+        elif e.get("event") == "slots_set":
+            out.update(e.get("slots") or {})
+    for name, value in after.items():
+        if name not in before or before[name] != value:
+            out[name] = value
+    return out
+
+
 def outcome_of(r: TurnResult) -> dict[str, Any]:
-    """A turn as the expectations read it: the API's turn response (DESIGN.md) as plain data."""
+    """A turn as the expectations read it: the API's turn response (DESIGN.md) as plain data,
+    with each message's response name, and the turn's flow events and actions."""
+    events = list(r.trace.flow.events) if r.trace and r.trace.flow else []
+    responses = [m.response for m in r.messages if m.response]
+    custom = [str(e["action"]) for e in events if e.get("event") == "action_called"]
     return {
         "messages": [
             {
                 "text": m.text,
                 "buttons": [{"title": b.title, "payload": b.payload} for b in m.buttons],
+                "response": m.response,
             }
             for m in r.messages
         ],
@@ -102,4 +174,6 @@ def outcome_of(r: TurnResult) -> dict[str, Any]:
         "handoff": None
         if r.handoff is None
         else {"id": r.handoff.id, "reason": r.handoff.reason, "priority": r.handoff.priority},
+        "events": events,
+        "actions": custom + responses,
     }

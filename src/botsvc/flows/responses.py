@@ -27,6 +27,7 @@ def render(
     values: Mapping[str, Any],
     sentiment: float,
     rng: random.Random,
+    name: str | None = None,
 ) -> BotMessage:
     """Pick a variant for the customer's mood and fill its placeholders.
 
@@ -42,6 +43,7 @@ def render(
             Button(title=_fill(b.title, values), payload=_fill(b.payload, values))
             for b in variant.buttons
         ),
+        response=name,
     )
 
 
@@ -64,7 +66,8 @@ def render_response(
     if not variants:
         return ()
     values = template_values(spec, slots=slots, customer=customer, extra=extra)
-    return (render(variants, values=values, sentiment=sentiment, rng=rng or random.Random()),)
+    rng = rng or random.Random()
+    return (render(variants, values=values, sentiment=sentiment, rng=rng, name=name),)
 
 
 def template_values(

@@ -56,7 +56,7 @@ async def post_message(conversation_id: str, body: s.MessageIn, st: StateDep) ->
 @router.get("/v1/conversations/{conversation_id}")
 async def get_conversation(conversation_id: str, st: StateDep) -> s.ConversationOut:
     view = await st.service.conversation(conversation_id)
-    return render.conversation_out(view.conversation, view.messages, view.handoff)
+    return render.conversation_out(view.conversation, view.messages, view.handoff, view.turns)
 
 
 @router.get("/v1/conversations/{conversation_id}/events")
