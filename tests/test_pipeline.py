@@ -82,3 +82,41 @@ async def test_intent_below_the_project_floor_is_treated_as_not_understood(
     )
     assert out.handled_by == "fallback" and out.flow is None
     assert out.trace.intent_floor is not None
+
+
+async def test_off_topic_small_talk_is_declined_and_never_counted_towards_a_handoff(
+    project: Project, embedder: Embedder
+) -> None:
+    state = DialogueState()
+    for text, ranking in [
+        ("will it rain in Oslo", ("out_of_scope", 0.7)),
+        ("who won the cup final", ("nlu_fallback", 0.5)),  # off topic by its ranking
+        ("sing me a song about cats", ("out_of_scope", 0.6)),
+    ]:
+        scores = (ranking, ("out_of_scope", 0.47)) if ranking[0] == "nlu_fallback" else (ranking,)
+        out = await project.pipeline.run(nlu(text, *scores), embedder.encode([text])[0], state, CTX)
+        assert out.handoff is None and out.handled_by == "fallback"
+        assert out.messages[0].response == "utter_out_of_scope"
+        assert out.trace.decision.startswith("off topic")
+        state = out.state
+    assert state.consecutive_fallbacks == 0
+    # then two real misses still hand off
+    for text in ("the blue thingy, you know", "hmm what about the other one"):
+        out = await project.pipeline.run(
+            nlu(text, ("nlu_fallback", 0.5), ("out_of_scope", 0.2)),
+            embedder.encode([text])[0],
+            state,
+            CTX,
+        )
+        state = out.state
+    assert out.handoff is not None and out.handoff.reason == "low_confidence"
+
+
+async def test_ok_with_no_flow_waiting_is_acknowledged_not_misunderstood(
+    project: Project, embedder: Embedder
+) -> None:
+    out = await project.pipeline.run(
+        nlu("ok", ("affirm", 0.9)), embedder.encode(["ok"])[0], DialogueState(), CTX
+    )
+    assert out.handoff is None and out.messages[0].response == "utter_acknowledge"
+    assert out.state.consecutive_fallbacks == 0

@@ -37,7 +37,8 @@ class Button:
 class BotMessage:
     text: str
     buttons: tuple[Button, ...] = ()
-    response: str | None = None  # the response it was rendered from (`utter_...`), if any
+    # the response it was rendered from (`utter_...`); not part of what the customer sees
+    response: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ __all__ = [
     "fallbacks_exhausted",
     "frustration",
     "human_request",
+    "is_off_topic",
     "kb_floor",
     "rejections_exhausted",
 ]
@@ -72,6 +73,28 @@ def kb_floor(score: float, rules: EscalationRules) -> str | None:
     if floor is not None and score < floor:
         return f"escalation.low_confidence.kb_min_score {floor}"
     return None
+
+
+# Intents that Rasa projects use for messages outside the bot's domain ("what's the weather?"):
+# answered as out of scope, and never counted as a miss towards a handoff.
+OFF_TOPIC_INTENTS = frozenset({"out_of_scope", "chitchat"})
+# Just under the classifier's own floor (0.5, calibrated), a top-ranked off-topic intent still
+# says "off topic"; lower than this, vague messages ("the blue thingy") would pass for small talk.
+_OFF_TOPIC_RANKED = 0.45
+
+
+def is_off_topic(nlu: NluResult) -> bool:
+    """Small talk outside the domain, which the bot declines politely instead of handing off:
+    two of these in a row are not two misses of a request it should have understood."""
+    if nlu.intent.name in OFF_TOPIC_INTENTS:
+        return True
+    top = next((s for s in nlu.ranking if s.name != FALLBACK_INTENT), None)
+    return (
+        nlu.intent.name == FALLBACK_INTENT
+        and top is not None
+        and top.name in OFF_TOPIC_INTENTS
+        and top.confidence >= _OFF_TOPIC_RANKED
+    )
 
 
 def fallbacks_exhausted(consecutive: int, rules: EscalationRules) -> HandoffRequest | None:

@@ -43,7 +43,12 @@ DEFAULT_TEXTS = {
     "utter_handoff": "I'm connecting you with a member of our team. They'll see everything we've "
     "discussed, so you won't have to repeat yourself.",
     "utter_did_you_mean": "Just to be sure, did you mean one of these?",
+    "utter_out_of_scope": "Sorry, that's outside what I can help with. Is there something about "
+    "your account or an order I can do for you?",
+    "utter_acknowledge": "Alright. Let me know if there's anything else I can help with.",
 }
+# "ok", "no", "never mind" with no flow to answer: acknowledged, neither a miss nor a handoff
+ACKNOWLEDGEMENT_INTENTS = frozenset({"affirm", "deny", "cancel"})
 
 Say = Callable[[str, DialogueState, NluResult, TurnContext], tuple[BotMessage, ...]]
 
@@ -176,6 +181,24 @@ class Pipeline:
     def _fallback(
         self, nlu: NluResult, state: DialogueState, ctx: TurnContext, notes: _Notes
     ) -> Outcome:
+        if nlu.intent.name in ACKNOWLEDGEMENT_INTENTS:
+            return self._outcome(
+                "fallback",
+                self.say("utter_acknowledge", state, nlu, ctx),
+                nlu,
+                state,
+                notes,
+                f"acknowledged ({nlu.intent.name}): no flow waits for it",
+            )
+        if escalation.is_off_topic(nlu):
+            return self._outcome(
+                "fallback",
+                self.say("utter_out_of_scope", state, nlu, ctx),
+                nlu,
+                state,
+                notes,
+                "off topic: said it is out of scope; not counted towards a handoff",
+            )
         state.consecutive_fallbacks += 1
         rules = self.spec.escalation
         if (ask := escalation.fallbacks_exhausted(state.consecutive_fallbacks, rules)) is not None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -34,6 +34,9 @@ slots:
   feedback: {type: text}
   note: {type: text}
   counter: {type: float}
+  plan: {type: categorical, values: [basic, pro, max]}
+  visit: {type: categorical, values: [check-up, cleaning, consultation]}
+  card_problem: {type: text}
 responses:
   utter_ask_order_id: [{text: "What is your order number?"}]
   utter_invalid_order_id: [{text: "That is not an order number."}]
@@ -54,6 +57,12 @@ responses:
   utter_survey_done: [{text: "Thanks for the feedback."}]
   utter_back: [{text: "Back in the caller."}]
   utter_vip: [{text: "Welcome, VIP."}]
+  utter_ask_plan: [{text: "Which plan: basic, pro or max?"}]
+  utter_plan_set: [{text: "Plan is now {plan}."}]
+  utter_ask_visit: [{text: "What kind of visit?"}]
+  utter_visit_booked: [{text: "Booked: {visit}."}]
+  utter_ask_card_problem: [{text: "What happened to your card?"}]
+  utter_card_replaced: [{text: "A new card is on its way ({card_problem})."}]
 flows:
   refund:
     description: Refund an order.
@@ -124,6 +133,24 @@ flows:
       - id: again
         set_slots: [{counter: 1}]
         next: again
+  change_plan:
+    description: Change the subscription plan.
+    nlu_trigger: [{intent: change_plan}]
+    steps:
+      - collect: plan
+      - action: utter_plan_set
+  visit:
+    description: Book a visit.
+    nlu_trigger: [{intent: book_visit}]
+    steps:
+      - collect: visit
+      - action: utter_visit_booked
+  replace_card:
+    description: Replace a lost, stolen or broken card.
+    nlu_trigger: [{intent: replace_card}]
+    steps:
+      - collect: card_problem
+      - action: utter_card_replaced
 escalation:
   human_request_intents: [talk_to_human]
   human_request_keywords: [real person]
@@ -155,8 +182,13 @@ def nlu(
 class Chat:
     """One conversation with the engine, carrying the state from turn to turn."""
 
-    def __init__(self, spec: FlowSpec, customer: Customer | None = None) -> None:
-        self.engine = FlowEngine(spec, actions=None)
+    def __init__(
+        self,
+        spec: FlowSpec,
+        customer: Customer | None = None,
+        synonyms: Mapping[str, str] | None = None,
+    ) -> None:
+        self.engine = FlowEngine(spec, actions=None, synonyms=synonyms or {})
         self.ctx = TurnContext(
             conversation_id="conv-1", customer=customer or Customer("c-1", name="Ana")
         )
@@ -313,6 +345,85 @@ async def test_ask_before_filling_asks_with_the_step_utter(spec: FlowSpec) -> No
     assert texts(done) == ["Email set to new@example.com."]
 
 
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [
+        ("yes please", FALLBACK_INTENT, "Refund for NW-123456 started."),
+        ("sure, go ahead", FALLBACK_INTENT, "Refund for NW-123456 started."),
+        ("yes do it", FALLBACK_INTENT, "Refund for NW-123456 started."),
+        ("no, don't", FALLBACK_INTENT, "Okay, nothing changed."),
+        ("nope", FALLBACK_INTENT, "Okay, nothing changed."),
+        ("not now", FALLBACK_INTENT, "Okay, nothing changed."),
+        ("not now, thanks", FALLBACK_INTENT, "Okay, nothing changed."),
+        # the words win over a classifier that heard "do it": a no never becomes a yes
+        ("don't do it", "affirm", "Okay, nothing changed."),
+        ("/deny", "affirm", "Okay, nothing changed."),
+    ],
+)
+async def test_bool_slots_read_usual_yes_no_phrasings(
+    spec: FlowSpec, text: str, intent: str, expected: str
+) -> None:
+    chat = Chat(spec)
+    await chat.say("refund NW-123456", "request_refund", entities=[("order_id", "NW-123456")])
+    await chat.say("12")
+    assert texts(await chat.say(text, intent)) == [expected]
+
+
+@pytest.mark.parametrize("text", ["maybe later", "the blue one", "ok, don't"])
+async def test_a_bool_answer_that_is_neither_yes_nor_no_is_not_understood(
+    spec: FlowSpec, text: str
+) -> None:
+    chat = Chat(spec)
+    await chat.say("refund NW-123456", "request_refund", entities=[("order_id", "NW-123456")])
+    await chat.say("12")
+    result = await chat.say(text)
+    assert texts(result) == ["Refund 12 for NW-123456, Ana?"]
+    assert result.state.stack[0].rejections == 1 and "confirm" not in result.state.slots
+
+
+@pytest.mark.parametrize(
+    ("flow", "text", "expected"),
+    [
+        ("change_plan", "premium", "Plan is now max."),  # a synonym from the training data
+        ("change_plan", "the Premium one please", "Plan is now max."),
+        ("change_plan", "gold plan", "Plan is now max."),
+        ("change_plan", "basik", "Plan is now basic."),  # a light typo
+        ("book_visit", "check up", "Booked: check-up."),  # a space for the hyphen
+        ("book_visit", "Checkup", "Booked: check-up."),
+        ("book_visit", "a consultaton please", "Booked: consultation."),
+        ("book_visit", "clening", "Booked: cleaning."),
+    ],
+)
+async def test_categorical_slots_match_synonyms_typos_and_spelling_variants(
+    spec: FlowSpec, flow: str, text: str, expected: str
+) -> None:
+    synonyms = {"premium": "max", "gold plan": "max", "overnight": "next-day"}
+    chat = Chat(spec, synonyms=synonyms)
+    await chat.say(flow, flow)
+    assert texts(await chat.say(text)) == [expected]
+
+
+@pytest.mark.parametrize("text", ["mix", "overnight", "pro or max"])
+async def test_short_words_ambiguous_answers_and_foreign_synonyms_do_not_match(
+    spec: FlowSpec, text: str
+) -> None:
+    # "mix" is too short for a typo; "overnight" is a synonym, but of no plan
+    chat = Chat(spec, synonyms={"overnight": "next-day"})
+    await chat.say("change plan", "change_plan")
+    result = await chat.say(text)
+    assert texts(result) == ["Which plan: basic, pro or max?"]
+    assert result.state.stack[0].rejections == 1
+
+
+async def test_a_bool_entity_never_fills_a_text_slot_as_the_word_false(spec: FlowSpec) -> None:
+    chat = Chat(spec)
+    await chat.say("give feedback", "leave_feedback")
+    result = await chat.say("nah", entities=[("feedback", False)])
+    assert texts(result) == ["Thanks for the feedback."]
+    filled = [t for t in result.trace if t["event"] == "slot_filled"]
+    assert [(t["value"], t["source"]) for t in filled] == [("nah", "text")]
+
+
 # --- rejections ----------------------------------------------------------------------------------
 
 
@@ -467,6 +578,101 @@ async def test_a_human_request_flow_wins_over_a_text_slot(spec: FlowSpec) -> Non
     assert result.state.stack == []
 
 
+async def test_triggering_the_active_flow_again_answers_its_text_question(spec: FlowSpec) -> None:
+    chat = Chat(spec)
+    asked = await chat.say("I need a new card", "replace_card")
+    assert texts(asked) == ["What happened to your card?"]
+    result = await chat.say("I lost my card", "replace_card")
+    assert texts(result) == ["A new card is on its way (I lost my card)."]
+    assert result.state.stack == [] and "flow_retriggered_as_answer" in events(result)
+
+
+async def test_triggering_the_active_flow_again_with_a_value_fills_a_typed_slot(
+    spec: FlowSpec,
+) -> None:
+    chat = Chat(spec)
+    await chat.say("change plan", "change_plan")
+    result = await chat.say("I want to change my plan to pro", "change_plan")
+    assert texts(result) == ["Plan is now pro."]
+
+
+async def test_triggering_the_active_flow_again_without_a_value_asks_again_uncounted(
+    spec: FlowSpec,
+) -> None:
+    chat = Chat(spec)
+    await chat.say("change plan", "change_plan")
+    result = await chat.say("I want to change my plan", "change_plan")
+    assert texts(result) == ["Which plan: basic, pro or max?"]
+    assert result.state.stack[0].rejections == 0 and "flow_already_active" in events(result)
+
+
+async def test_triggering_a_flow_lower_on_the_stack_answers_the_one_on_top(
+    spec: FlowSpec,
+) -> None:
+    chat = Chat(spec)
+    await chat.say("I want a refund", "request_refund")
+    pushed = await chat.say("my card is broken, I need a new one", "replace_card")
+    assert [f.flow_id for f in pushed.state.stack] == ["refund", "replace_card"]
+    result = await chat.say("it broke, so I want a refund", "request_refund")
+    assert texts(result) == [
+        "A new card is on its way (it broke, so I want a refund).",
+        "What is your order number?",
+    ]
+    assert [f.flow_id for f in result.state.stack] == ["refund"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("how much does the max plan cost?", "faq"),
+        ("how much does the max plan cost?", "change_plan"),  # the active flow's trigger
+        ("how much does the max plan cost", FALLBACK_INTENT),
+        ("is max worth it?", FALLBACK_INTENT),
+    ],
+)
+async def test_a_question_naming_a_value_is_a_digression_not_an_answer(
+    spec: FlowSpec, text: str, intent: str
+) -> None:
+    chat = Chat(spec)
+    await chat.say("change plan", "change_plan")
+    before = chat.state
+    result = await chat.say(text, intent, entities=[("plan", "max")])
+    assert result.status == "digression" and result.messages == ()
+    assert [m.text for m in result.reprompt] == ["Which plan: basic, pro or max?"]
+    assert result.state == before and "plan" not in result.state.slots
+
+
+@pytest.mark.parametrize("text", ["max", "the max one", "max please", "max?", "Max ?"])
+async def test_a_plain_answer_to_the_question_fills_the_slot(spec: FlowSpec, text: str) -> None:
+    chat = Chat(spec)
+    await chat.say("change plan", "change_plan")
+    result = await chat.say(text)
+    assert result.status == "handled" and texts(result) == ["Plan is now max."]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("cancel the express shipping", "cancel"), ("stop", FALLBACK_INTENT)],
+)
+async def test_a_cancel_naming_a_value_leaves_the_flow_without_filling_it(
+    spec: FlowSpec, text: str, intent: str
+) -> None:
+    chat = Chat(spec)
+    await chat.say("change shipping", "change_shipping")
+    result = await chat.say(text, intent, entities=[("shipping", "express")])
+    assert texts(result) == ["Cancelled."]
+    assert result.state.stack == [] and result.state.slots == {}
+    assert not [t for t in result.trace if t["event"] == "slot_filled"]
+
+
+async def test_a_human_request_naming_a_value_does_not_fill_it(spec: FlowSpec) -> None:
+    chat = Chat(spec)
+    await chat.say("change shipping", "change_shipping")
+    before = chat.state
+    result = await chat.say("express? a real person, please", entities=[("shipping", "express")])
+    assert result.status == "not_handled" and result.state == before
+
+
 # --- set_slots, link, call, handoff, guards ------------------------------------------------------
 
 
@@ -593,3 +799,42 @@ flows:
     )
     result = await Chat(spec).say("hi", "greet")
     assert texts(result) == ["Hallo"] and result.state.slots == {}
+
+
+ACCOUNT = """\
+slots:
+  email: {type: text}
+responses:
+  utter_ask_email: [{text: "Which email address do you sign in with?"}]
+  utter_change_email_help: [{text: "Go to Settings to change your email."}]
+  utter_reset_sent: [{text: "Reset link sent to {email}."}]
+flows:
+  reset_password:
+    description: Reset the password.
+    nlu_trigger: [{intent: reset_password}]
+    steps:
+      - collect: email
+      - action: utter_reset_sent
+  change_email:
+    description: Change the account's email.
+    nlu_trigger: [{intent: change_email}]
+    steps:
+      - action: utter_change_email_help
+"""
+
+
+async def test_stating_the_asked_slot_is_an_answer_not_another_flows_trigger() -> None:
+    chat = Chat(load_flows_from_str(ACCOUNT))
+    await chat.say("I forgot my password", "reset_password")
+    result = await chat.say(
+        "my email is ana.k@example.com",
+        "change_email",
+        confidence=0.8,
+        entities=[("email", "ana.k@example.com")],
+    )
+    assert texts(result) == ["Reset link sent to ana.k@example.com."]
+    assert "trigger_read_as_answer" in events(result)
+    other = Chat(load_flows_from_str(ACCOUNT))
+    await other.say("I forgot my password", "reset_password")
+    pushed = await other.say("I also want to change my email", "change_email", confidence=0.8)
+    assert texts(pushed)[0] == "Go to Settings to change your email."

@@ -3,24 +3,35 @@
 `FlowEngine.handle` takes the understood message, the dialogue state and who is talking, and
 returns a `FlowResult` with the new state (the input is never mutated). No active flow: start the
 flow whose `nlu_trigger` matches, or answer "not_handled" so the pipeline tries the knowledge
-base. A flow waiting for a slot reads the message in this order:
+base. A flow waiting for a slot reads the message in this order, and the first that applies
+decides; a slot never takes its value from a cancel, a human request or a question:
 
 1. a human request (`escalation.human_request`, the pipeline's own test): start the flow that
    handles it if there is one, else "not_handled" so the pipeline hands off;
 2. cancel (intent `cancel`, or "cancel" / "stop" / "never mind" / "forget it" alone): leave it;
-3. the slot's value: an entity of the slot's name, or a typed slot's whole-message answer;
-4. a confident trigger of another flow: push it, and resume this one when it ends;
-5. a knowledge question (intent `faq`, or a question): "digression", the state unchanged and
-   `reprompt` holding the slot's question for after the KB's answer;
-6. a typed answer inside a longer message, or (text / any slots) the whole message;
-7. anything else is an answer not understood: counted as a rejection and asked again.
+3. a confident trigger of a flow not on the stack: push it, and resume this one when it ends;
+4. a question (`is_question`): "digression", the state unchanged and `reprompt` holding the
+   slot's question for after the KB's answer; unless the whole message is one value of the
+   slot and a question mark ("max?", "yes?"), which is the answer;
+5. the slot's value: an entity of the slot's name, or a typed slot's whole-message answer;
+6. a trigger of a flow already on the stack ("I lost my card" while the card flow asks what
+   happened): the answer, read as in 8, if the step's rejections accept it; else the question
+   is asked again without counting a rejection;
+7. a knowledge question by intent (`faq`): "digression", as in 4;
+8. a typed answer inside a longer message ("max please"), or (text / any slots) the whole
+   message;
+9. anything else is an answer not understood: counted as a rejection and asked again.
+
+Categorical values also match through `synonyms` (from the NLU training data) and light typos.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 from botsvc import escalation
@@ -40,17 +51,20 @@ from botsvc.flows.run import FLOW_CHANGED_TEXT, FlowRun
 from botsvc.flows.slotfill import (
     FAQ_INTENT,
     Fill,
+    direct_answer,
     from_answer,
     from_entity,
     is_cancel,
     is_question,
 )
-from botsvc.spec.model import FlowSpec
+from botsvc.spec.model import FlowSpec, SlotSpec
 from botsvc.spec.steps import CallStep, CollectStep, Flow
 
 __all__ = ["FlowEngine", "FlowResult"]
 
 Status = Literal["handled", "not_handled", "digression"]
+
+_NO_SYNONYMS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -78,11 +92,15 @@ class FlowEngine:
         actions: ActionClient | None,
         rng: random.Random | None = None,
         intents: Sequence[str] = (),
+        synonyms: Mapping[str, str] = _NO_SYNONYMS,
     ) -> None:
+        """`synonyms`: lower-cased synonym -> canonical value, as in the NLU training data;
+        a synonym of one of a categorical slot's values fills it ("premium" -> max)."""
         self.spec = spec
         self._actions = actions
         self._rng = rng or random.Random()
         self._domain = rasa_domain(spec, intents=intents)
+        self._synonyms = {k.lower(): v for k, v in synonyms.items()}
 
     async def handle(self, nlu: NluResult, state: DialogueState, ctx: TurnContext) -> FlowResult:
         run = FlowRun(
@@ -144,7 +162,13 @@ class FlowEngine:
         # a confident trigger of another flow wins over reading this message as the answer:
         # "where is order NW-447120?" while the refund waits for a number checks that order
         other = self.triggered_flow(run)
-        if other is not None and all(f.flow_id != other.id for f in run.state.stack):
+        stacked = other is not None and any(f.flow_id == other.id for f in run.state.stack)
+        if other is not None and not stacked and _states_the_slot(slot, nlu.text):
+            # ...unless it says it answers: "my email is ana.k@example.com" while the password
+            # reset asks for the email is no request to change the email
+            run.note("trigger_read_as_answer", flow=other.id, slot=step.slot)
+            other, stacked = None, False
+        if other is not None and not stacked:
             await run.start(
                 other,
                 event="flow_pushed",
@@ -153,24 +177,51 @@ class FlowEngine:
                 confidence=nlu.intent.confidence,
             )
             return _result(run, "handled")
-        fill = from_entity(slot, nlu, asked=True) or from_answer(slot, nlu, strict=True)
+        # "how much is the max plan?" names a value but asks about it; "max?" answers
+        if is_question(nlu.text):
+            fill = direct_answer(slot, nlu, synonyms=self._synonyms)
+            if fill is None:
+                return self._digression(run, frame, step)
+            return await self._fill(run, frame, step, fill)
+        fill = from_entity(slot, nlu, asked=True, synonyms=self._synonyms) or from_answer(
+            slot, nlu, strict=True, synonyms=self._synonyms
+        )
         if fill is not None:
             return await self._fill(run, frame, step, fill)
         if other is not None:
-            run.note("flow_already_active", flow=other.id)
-            run.ask(step, frame)
-            return _result(run, "handled")
-        if nlu.intent.name == FAQ_INTENT or is_question(nlu.text):
-            run.note("digression", flow=frame.flow_id, slot=step.slot, intent=nlu.intent.name)
-            question = run.render(step.utter)
-            return _result(run, "digression", reprompt=(question,) if question else ())
-        fill = from_answer(slot, nlu, strict=False)
-        if fill is None and slot.type in ("text", "any"):
-            fill = Fill(nlu.text, "text")
+            return await self._retrigger(run, frame, step, other)
+        if nlu.intent.name == FAQ_INTENT:
+            return self._digression(run, frame, step)
+        fill = self._loose(slot, nlu)
         if fill is not None:
             return await self._fill(run, frame, step, fill)
         run.reject(step, frame, None, rule="answer not understood")
         return _result(run, "handled")
+
+    async def _retrigger(
+        self, run: FlowRun, frame: FlowFrame, step: CollectStep, flow: Flow
+    ) -> FlowResult:
+        """A flow on the stack triggered again: the classifier heard what the flow is about,
+        which is often the very answer ("I lost my card"). An answer the step would reject is
+        no answer but the request repeated, so it is asked again without counting."""
+        fill = self._loose(self.spec.slots[step.slot], run.nlu)
+        if fill is not None and _acceptable(run, step, fill.value):
+            run.note("flow_retriggered_as_answer", flow=flow.id, slot=step.slot)
+            return await self._fill(run, frame, step, fill)
+        run.note("flow_already_active", flow=flow.id)
+        run.ask(step, frame)
+        return _result(run, "handled")
+
+    def _loose(self, slot: SlotSpec, nlu: NluResult) -> Fill | None:
+        fill = from_answer(slot, nlu, strict=False, synonyms=self._synonyms)
+        if fill is None and slot.type in ("text", "any"):
+            fill = Fill(nlu.text, "text")
+        return fill
+
+    def _digression(self, run: FlowRun, frame: FlowFrame, step: CollectStep) -> FlowResult:
+        run.note("digression", flow=frame.flow_id, slot=step.slot, intent=run.nlu.intent.name)
+        question = run.render(step.utter)
+        return _result(run, "digression", reprompt=(question,) if question else ())
 
     async def _fill(
         self, run: FlowRun, frame: FlowFrame, step: CollectStep, fill: Fill
@@ -218,6 +269,12 @@ class FlowEngine:
         return top or isinstance(step, (CollectStep, CallStep))
 
 
+def _acceptable(run: FlowRun, step: CollectStep, value: Any) -> bool:
+    """Whether the step's rejections would let `value` through (nothing is changed)."""
+    slots = {**run.slots(), step.slot: value}
+    return not any(r.condition.evaluate(slots=slots, context=run.context) for r in step.rejections)
+
+
 def _result(run: FlowRun, status: Status, reprompt: tuple[BotMessage, ...] = ()) -> FlowResult:
     top = run.state.active
     return FlowResult(
@@ -229,3 +286,12 @@ def _result(run: FlowRun, status: Status, reprompt: tuple[BotMessage, ...] = ())
         trace=tuple(run.trace),
         state=run.state,
     )
+
+
+def _states_the_slot(slot: SlotSpec, text: str) -> bool:
+    """The message states the value of the slot asked for: "my email is ...", "email: ..."."""
+    words = r"[\s_-]+".join(re.escape(w) for w in re.split(r"[_\W]+", slot.name) if w)
+    if not words:
+        return False
+    pattern = rf"^\s*(?:(?:my|the|our|new)\s+)*{words}\s*(?:is|was|=|:|'s)(?:\s|$)"
+    return re.search(pattern, text, re.IGNORECASE) is not None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from difflib import SequenceMatcher
+from types import MappingProxyType
 from typing import Any, Literal
 
 from botsvc.domain import NluResult
@@ -16,6 +19,7 @@ __all__ = [
     "FAQ_INTENT",
     "Fill",
     "coerce",
+    "direct_answer",
     "from_answer",
     "from_entity",
     "is_cancel",
@@ -64,6 +68,19 @@ _YES = frozenset(
         "yes please",
         "affirmative",
         "indeed",
+        "go ahead",
+        "please go ahead",
+        "go for it",
+        "do it",
+        "yes do it",
+        "please do it",
+        "sounds good",
+        "that's right",
+        "alright",
+        "all right",
+        "fine",
+        "no problem",
+        "no worries",
     }
 )
 _NO = frozenset(
@@ -79,10 +96,31 @@ _NO = frozenset(
         "negative",
         "not at all",
         "never",
+        "don't",
+        "dont",
+        "do not",
+        "don't do it",
+        "do not do it",
+        "please don't",
+        "please do not",
+        "not now",
+        "not yet",
+        "not today",
+        "no way",
+        "rather not",
+        "i'd rather not",
+        "i would rather not",
     }
 )
 _YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "correct"})
 _NO_WORDS = frozenset({"no", "nope", "nah"})
+# a reply may start with one of these and go on ("yes do it", "not now, thanks"); single words
+# like "right", "fine" or "don't" are left out: "right now...", "don't know" may mean anything
+_YES_LEADS = _YES_WORDS | {p for p in _YES if " " in p}
+_NO_LEADS = _NO_WORDS | {p for p in _NO if " " in p}
+# after a leading yes these turn it round ("ok, don't"): not understood rather than a yes
+_NEGATIONS = frozenset({"not", "don't", "dont", "never"})
+_LEAD_MAX_WORDS = 6
 _QUESTION_WORDS = frozenset(
     {
         "what",
@@ -115,6 +153,13 @@ _QUESTION_WORDS = frozenset(
     }
 )
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+_WORD = re.compile(r"[a-z0-9']+")
+_SEPARATORS = re.compile(r"[\s_-]+")
+_GAP = r"[\s_-]?"
+_NO_SYNONYMS: Mapping[str, str] = MappingProxyType({})
+# a typo is forgiven only in a word this long, and only when it is close to exactly one value
+_FUZZY_MIN_LEN = 5
+_FUZZY_MIN_RATIO = 0.85
 
 
 @dataclass(frozen=True)
@@ -140,7 +185,13 @@ def is_question(text: str) -> bool:
     return len(words) >= 3 and words[0] in _QUESTION_WORDS
 
 
-def from_entity(slot: SlotSpec, nlu: NluResult, *, asked: bool = False) -> Fill | None:
+def from_entity(
+    slot: SlotSpec,
+    nlu: NluResult,
+    *,
+    asked: bool = False,
+    synonyms: Mapping[str, str] = _NO_SYNONYMS,
+) -> Fill | None:
     """The first entity named like the slot (or its `from_entity` mapping) with a usable value.
 
     A slot mapped with a role takes only entities of that role, except when the slot's own
@@ -148,37 +199,71 @@ def from_entity(slot: SlotSpec, nlu: NluResult, *, asked: bool = False) -> Fill 
     for entity in nlu.entities:
         role_ok = slot.role is None or entity.role == slot.role or (asked and entity.role is None)
         if entity.entity == slot.entity and role_ok:
-            ok, value = coerce(slot, entity.value)
+            ok, value = coerce(slot, entity.value, synonyms=synonyms)
             if ok:
                 return Fill(value, "entity")
     return None
 
 
-def from_answer(slot: SlotSpec, nlu: NluResult, *, strict: bool) -> Fill | None:
+def from_answer(
+    slot: SlotSpec,
+    nlu: NluResult,
+    *,
+    strict: bool,
+    synonyms: Mapping[str, str] = _NO_SYNONYMS,
+) -> Fill | None:
     """A typed slot's value read from the reply to its question (not for text/any slots).
 
     Strict: the whole message is the answer ("express", "yes", "/affirm", "42"). Loose: the
     answer is inside the message ("express please", "yes, go ahead", "about 42 euros").
+    `synonyms` (lower-cased synonym -> canonical value) name categorical values too.
     """
     if slot.type == "bool":
         value: Any = _yes_no(nlu, strict=strict)
     elif slot.type == "float":
         value = _number(nlu.text, strict=strict)
     elif slot.type == "categorical":
-        value = _category(slot.values, nlu.text, whole_only=strict)
+        value = _category(slot.values, nlu.text, whole_only=strict, synonyms=synonyms)
     else:
         return None
     return Fill(value, "answer") if value is not None else None
 
 
-def coerce(slot: SlotSpec, value: Any) -> tuple[bool, Any]:
+def direct_answer(
+    slot: SlotSpec, nlu: NluResult, *, synonyms: Mapping[str, str] = _NO_SYNONYMS
+) -> Fill | None:
+    """The whole message, a question mark aside, is one value of the slot: "max?", "yes?",
+    "NW-123456?" (an entity that is the whole message). Read from the words alone, not the
+    intent, so that a real question never passes for an answer."""
+    said = normalise(nlu.text)
+    fill = from_entity(slot, nlu, asked=True, synonyms=synonyms)
+    if fill is not None and normalise(str(fill.value)) == said:
+        return fill
+    if slot.type == "bool":
+        value: Any = _payload(nlu.text)
+        if value is None:
+            value = _bool_word(nlu.text)
+    elif slot.type == "float":
+        value = _number(nlu.text, strict=True)
+    elif slot.type == "categorical":
+        value = _category(slot.values, nlu.text, whole_only=True, synonyms=synonyms)
+    else:
+        return None
+    return Fill(value, "answer") if value is not None else None
+
+
+def coerce(
+    slot: SlotSpec, value: Any, *, synonyms: Mapping[str, str] = _NO_SYNONYMS
+) -> tuple[bool, Any]:
     """(True, the value in the slot's type) or (False, None) when it does not fit."""
     if value is None:
         return False, None
     if slot.type == "any":
         return True, value
     if slot.type == "text":
-        return (True, str(value)) if isinstance(value, (str, int, float)) else (False, None)
+        # a bool is no text: False would be stored as "False", which conditions read as true
+        fits = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        return (True, str(value)) if fits else (False, None)
     if slot.type == "bool":
         parsed = value if isinstance(value, bool) else _bool_word(str(value))
         return (parsed is not None), parsed
@@ -187,12 +272,17 @@ def coerce(slot: SlotSpec, value: Any) -> tuple[bool, Any]:
             return True, float(value)
         number = _number(str(value))
         return (number is not None), number
-    match = _category(slot.values, str(value), whole_only=True)
+    match = _category(slot.values, str(value), whole_only=True, synonyms=synonyms)
     return (match is not None), match
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
 def _bool_word(text: str) -> bool | None:
-    t = normalise(text)
+    """A whole reply that is a yes or a no ("yes please", "no, don't", "not now")."""
+    t = " ".join(_words(text))
     if t in _YES:
         return True
     if t in _NO:
@@ -200,26 +290,43 @@ def _bool_word(text: str) -> bool | None:
     return None
 
 
-def _yes_no(nlu: NluResult, *, strict: bool) -> bool | None:
-    text = nlu.text.strip()
-    if text.startswith("/affirm"):
+def _payload(text: str) -> bool | None:
+    t = text.strip()
+    if t.startswith("/affirm"):
         return True
-    if text.startswith("/deny"):
+    if t.startswith("/deny"):
         return False
-    word = _bool_word(text)
-    if word is not None:
-        return word
-    if nlu.intent.name == AFFIRM_INTENT:
-        return True
-    if nlu.intent.name == DENY_INTENT:
-        return False
-    words = normalise(text).replace(",", " ").split()
-    if not strict and words and len(words) <= 6 and not is_question(text):
-        if words[0] in _YES_WORDS:
-            return True
-        if words[0] in _NO_WORDS:
-            return False
     return None
+
+
+def _leading_yes_no(text: str) -> bool | None:
+    """A short reply that starts with a yes or a no and goes on ("sure, go ahead", "nope, not
+    now"); the longest leading phrase counts, so "no problem, do it" is a yes."""
+    words = _words(text)
+    if not words or len(words) > _LEAD_MAX_WORDS or is_question(text):
+        return None
+    for n in range(min(3, len(words)), 0, -1):
+        lead = " ".join(words[:n])
+        if lead in _NO_LEADS:
+            return False
+        if lead in _YES_LEADS:
+            return None if _NEGATIONS.intersection(words[n:]) else True
+    return None
+
+
+def _yes_no(nlu: NluResult, *, strict: bool) -> bool | None:
+    """Button payload, then the words, then the affirm/deny intent. Where the words and the
+    intent disagree ("don't do it" read as affirm) the words win: a no never becomes a yes."""
+    said = _payload(nlu.text)
+    if said is None:
+        said = _bool_word(nlu.text)
+    if said is not None:
+        return said
+    lead = _leading_yes_no(nlu.text)
+    if nlu.intent.name in (AFFIRM_INTENT, DENY_INTENT):
+        meant = nlu.intent.name == AFFIRM_INTENT
+        return meant if lead is None else lead
+    return None if strict else lead
 
 
 def _number(text: str, *, strict: bool = False) -> float | None:
@@ -229,12 +336,68 @@ def _number(text: str, *, strict: bool = False) -> float | None:
     return float(m.group(0).replace(",", "."))
 
 
-def _category(values: tuple[str, ...], text: str, *, whole_only: bool = False) -> str | None:
+def _squash(text: str) -> str:
+    """Case, spaces, hyphens and underscores ignored: "Check up" and "check-up" are one value."""
+    return _SEPARATORS.sub("", text.lower())
+
+
+def _mentions(text: str, phrase: str) -> bool:
+    """`phrase` occurs in `text` as whole words, a space or hyphen between its words or not."""
+    parts = [re.escape(p) for p in _SEPARATORS.split(phrase.lower()) if p]
+    return bool(parts) and re.search(rf"\b{_GAP.join(parts)}\b", text) is not None
+
+
+def _close(word: str, value: str) -> bool:
+    """A light typo: one edit apart or nearly the same letters, in words of 5+ letters. The first
+    letter must match: "phone" is a word of its own, not a mistyped "iphone"."""
+    a, b = _squash(word), _squash(value)
+    if min(len(a), len(b)) < _FUZZY_MIN_LEN or a[0] != b[0]:
+        return False
+    return _one_edit(a, b) or SequenceMatcher(None, a, b).ratio() >= _FUZZY_MIN_RATIO
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    # the rest must match after one substitution (same length) or one insertion (b longer)
+    return a[i + 1 :] == b[i + 1 :] if len(a) == len(b) else a[i:] == b[i + 1 :]
+
+
+def _one(found: Iterable[str]) -> str | None:
+    values = set(found)
+    return values.pop() if len(values) == 1 else None
+
+
+def _category(
+    values: tuple[str, ...],
+    text: str,
+    *,
+    whole_only: bool = False,
+    synonyms: Mapping[str, str] = _NO_SYNONYMS,
+) -> str | None:
+    """The categorical value the text names, in its canonical spelling, or None.
+
+    Whole-only: the text is the value; otherwise it may also be among the text's words
+    ("express please"). A value matches in any case and with spaces or hyphens ("check up"),
+    and through a synonym; a light typo counts only when nothing matched so, and only when a
+    single value is that close. Two values named: None, the customer did not choose."""
     said = normalise(text)
-    for value in values:
-        if value.lower() == said:
-            return value
-    if whole_only:
-        return None
-    found = [v for v in values if re.search(rf"\b{re.escape(v.lower())}\b", said)]
-    return found[0] if len(found) == 1 else None
+    by_key = {_squash(v): v for v in values}
+    canonical = {s: by_key[_squash(c)] for s, c in synonyms.items() if _squash(c) in by_key}
+    exact = by_key.get(_squash(said)) or canonical.get(said)
+    if exact is not None:
+        return exact
+    if not whole_only:
+        named = [v for v in values if _mentions(said, v)]
+        named += [v for s, v in canonical.items() if _mentions(said, s)]
+        if named:
+            return _one(named)
+    typo = _one(v for v in values if _close(said, v))
+    if typo is not None or whole_only:
+        return typo
+    return _one(v for word in _words(said) for v in values if _close(word, v))
