@@ -27,7 +27,7 @@ def broken(tmp_path: Path) -> Path:
 
 def test_validate_accepts_the_example_bot(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--project", str(REPO)]) == 0
-    assert capsys.readouterr().out.startswith("OK: 16 intents")
+    assert capsys.readouterr().out.startswith("OK: 17 intents")
 
 
 def test_validate_prints_every_problem_with_file_and_line(

@@ -115,11 +115,13 @@ def train(
 
 @kb_app.command("build")
 def kb_build(project: ProjectOpt = DEFAULT_PROJECT) -> None:
-    """Build kb_index/ from kb/ (incremental: unchanged chunks are not embedded again)."""
+    """Build kb_index/ from kb/, or a Rasa Pro project's docs/ (incremental: unchanged chunks
+    are not embedded again)."""
     from botsvc.kb.index import build_index
+    from botsvc.project import kb_folder
 
     p = project.resolve()
-    report = build_index(p / "kb", p / "kb_index", _embedder(project), progress=True)
+    report = build_index(kb_folder(p), p / "kb_index", _embedder(project), progress=True)
     typer.echo(str(report))
 
 

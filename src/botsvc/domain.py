@@ -17,6 +17,9 @@ Priority = Literal["low", "normal", "high", "urgent"]
 Role = Literal["customer", "bot", "agent", "system"]
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
 FALLBACK_INTENT = "nlu_fallback"
+# Intents that Rasa projects train for messages outside the bot's domain: they mean "out of
+# scope" as much as a fallback does (declined politely, scored as out of scope)
+OFF_TOPIC_INTENTS = frozenset({"out_of_scope", "chitchat"})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from botsvc.domain import (
     FALLBACK_INTENT,
+    OFF_TOPIC_INTENTS,
     PRIORITIES,
     HandoffRequest,
     IntentScore,
@@ -75,9 +76,6 @@ def kb_floor(score: float, rules: EscalationRules) -> str | None:
     return None
 
 
-# Intents that Rasa projects use for messages outside the bot's domain ("what's the weather?"):
-# answered as out of scope, and never counted as a miss towards a handoff.
-OFF_TOPIC_INTENTS = frozenset({"out_of_scope", "chitchat"})
 # Just under the classifier's own floor (0.5, calibrated), a top-ranked off-topic intent still
 # says "off topic"; lower than this, vague messages ("the blue thingy") would pass for small talk.
 _OFF_TOPIC_RANKED = 0.45

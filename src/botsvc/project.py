@@ -1,5 +1,8 @@
 """A bot project on disk (intents/, flows/, kb/, kb_index/, models/): check, prepare, load, reload.
 
+A Rasa Pro (CALM) folder (domain, data/, endpoints.yml, docs/) is read as it is; spec/rasa_layout.py
+turns it into the documents the same loaders take.
+
 `load_project` builds the whole object graph the pipeline runs on. The service answers with
 `LiveProject.current`, and `LiveProject.reload` swaps in a whole new one, so a turn always sees
 one consistent project and a broken project on disk leaves the running one in place.
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +30,12 @@ from botsvc.kb.retrieval import KnowledgeBase
 from botsvc.nlu.classifier import load_current, train_or_load
 from botsvc.nlu.entities import EntityExtractor
 from botsvc.nlu.parser import NluParser
-from botsvc.nlu.trainingdata import TrainingData, load_training_data
+from botsvc.nlu.trainingdata import TrainingData, load_training_data, load_training_documents
 from botsvc.pipeline import DEFAULT_TEXTS, Pipeline, Say
-from botsvc.spec.loader import load_flow_spec
+from botsvc.spec.loader import load_flow_documents, load_flow_spec
 from botsvc.spec.model import FlowSpec
+from botsvc.spec.rasa_layout import is_rasa_project, read_rasa_project
+from botsvc.spec.rasa_layout import kb_dir as rasa_kb_dir
 
 
 @dataclass(frozen=True)
@@ -39,29 +45,33 @@ class ProjectFiles:
     training: TrainingData
     spec: FlowSpec
     warnings: tuple[Problem, ...]
+    kb_dir: Path  # kb/, or a Rasa Pro project's docs/
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a project's parts are, whichever layout it has: the two loads and the KB folder."""
+
+    load_training: Callable[[], TrainingData]
+    load_spec: Callable[[Collection[str] | None], FlowSpec]
+    kb_dir: Path
+    problems: tuple[Problem, ...] = ()
 
 
 def check_project(project_dir: Path) -> ProjectFiles:
-    """Reads intents/ and flows/ and cross-checks them; ProjectError lists every problem."""
-    problems: list[Problem] = []
+    """Reads the training data and the flows and cross-checks them; ProjectError lists every
+    problem. The folder is botsvc's layout (intents/, flows/, kb/) or Rasa Pro's (domain,
+    data/, endpoints.yml, docs/)."""
+    layout = _rasa_layout(project_dir) if is_rasa_project(project_dir) else _own_layout(project_dir)
+    problems: list[Problem] = list(layout.problems)
     training: TrainingData | None = None
     spec: FlowSpec | None = None
-    intents_dir, flows_dir = project_dir / "intents", project_dir / "flows"
-    for folder in (intents_dir, flows_dir):
-        if not folder.is_dir():
-            problems.append(
-                Problem(
-                    str(folder), None, f"missing folder {folder.name}/ (see README: project layout)"
-                )
-            )
-    if problems:
-        raise ProjectError(problems)
     try:
-        training = load_training_data(intents_dir)
+        training = layout.load_training()
     except ProjectError as exc:
         problems += exc.problems
     try:
-        spec = load_flow_spec(flows_dir, intents=None if training is None else training.intents)
+        spec = layout.load_spec(None if training is None else training.intents)
     except ProjectError as exc:
         problems += exc.problems
     if training is not None and spec is not None:
@@ -70,7 +80,43 @@ def check_project(project_dir: Path) -> ProjectFiles:
     if errors or training is None or spec is None:
         raise ProjectError(_relative(problems, project_dir))
     warnings = _relative(problems + list(training.warnings) + list(spec.warnings), project_dir)
-    return ProjectFiles(training, spec, tuple(warnings))
+    return ProjectFiles(training, spec, tuple(warnings), layout.kb_dir)
+
+
+def _own_layout(project_dir: Path) -> _Layout:
+    intents_dir, flows_dir = project_dir / "intents", project_dir / "flows"
+    missing = [
+        Problem(str(folder), None, f"missing folder {folder.name}/ (see README: project layout)")
+        for folder in (intents_dir, flows_dir)
+        if not folder.is_dir()
+    ]
+    if missing:
+        raise ProjectError(missing)
+    return _Layout(
+        load_training=lambda: load_training_data(intents_dir),
+        load_spec=lambda intents: load_flow_spec(flows_dir, intents=intents),
+        kb_dir=project_dir / "kb",
+    )
+
+
+def _rasa_layout(project_dir: Path) -> _Layout:
+    rasa = read_rasa_project(project_dir)
+    return _Layout(
+        load_training=lambda: load_training_documents(rasa.nlu_documents, root=project_dir),
+        load_spec=lambda intents: load_flow_documents(
+            rasa.spec_documents,
+            intents=intents,
+            fallback_endpoint=rasa.action_endpoint,
+            defaults=rasa.default_documents,
+        ),
+        kb_dir=rasa.kb_dir,
+        problems=rasa.problems,
+    )
+
+
+def kb_folder(project_dir: Path) -> Path:
+    """The knowledge-base folder: kb/, or a Rasa Pro project's docs/ (no checks needed)."""
+    return rasa_kb_dir(project_dir) if is_rasa_project(project_dir) else project_dir / "kb"
 
 
 def _relative(problems: list[Problem], project_dir: Path) -> list[Problem]:
@@ -129,7 +175,7 @@ def _say(spec: FlowSpec) -> Say:
                 spec, name, slots=state.slots, customer=ctx.customer, sentiment=nlu.sentiment
             )
         text = DEFAULT_TEXTS.get(name)
-        return (BotMessage(text),) if text else ()
+        return (BotMessage(text, response=name),) if text else ()
 
     return say
 
@@ -149,9 +195,9 @@ def prepare_project(
     _, trained = train_or_load(files.training, embedder, project_dir / "models")
     if trained:
         done.append(f"trained the intent model in {time.perf_counter() - started:.1f}s")
-    if not index_is_current(project_dir / "kb", project_dir / "kb_index", embedder.model_id):
+    if not index_is_current(files.kb_dir, project_dir / "kb_index", embedder.model_id):
         started = time.perf_counter()
-        build_index(project_dir / "kb", project_dir / "kb_index", embedder, progress=progress)
+        build_index(files.kb_dir, project_dir / "kb_index", embedder, progress=progress)
         done.append(f"built kb_index/ in {time.perf_counter() - started:.1f}s")
     return done
 
@@ -172,7 +218,7 @@ def load_project(
     parser = NluParser(model=model, extractor=EntityExtractor.from_training_data(files.training))
     endpoint = action_endpoint or files.spec.action_endpoint
     actions = ActionClient(endpoint, http=http, timeout_s=action_timeout_s) if endpoint else None
-    engine = FlowEngine(files.spec, actions=actions)
+    engine = FlowEngine(files.spec, actions=actions, synonyms=files.training.synonyms)
     pipeline = Pipeline(spec=files.spec, engine=engine, kb=kb, say=_say(files.spec))
     return Project(project_dir, files, parser, engine, kb, pipeline, time.time())
 

@@ -2,7 +2,9 @@
 
 The test file is Rasa NLU YAML or a CSV with ``text,label`` columns. Rows whose label is one of
 ``oos_labels`` (and not an intent the model knows) are out of scope: they count as right when
-the parser answers ``nlu_fallback``. Per-intent figures are over the labels in the test file.
+the parser answers ``nlu_fallback``. A trained off-topic intent (``out_of_scope``, ``chitchat``)
+is an out-of-scope answer too, as a label and as a prediction. Per-intent figures are over the
+labels in the test file.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from botsvc.domain import FALLBACK_INTENT
+from botsvc.domain import FALLBACK_INTENT, OFF_TOPIC_INTENTS
 from botsvc.embedding import Embedder
 from botsvc.errors import Problem, ProjectError
 from botsvc.nlu.classifier import IntentModel
@@ -106,7 +108,7 @@ def evaluate_intents(
     if not rows:
         raise ProjectError([Problem(str(test_file), None, "holds no test examples")])
     known = set(model.intents)
-    gold = [FALLBACK_INTENT if lbl in oos_labels and lbl not in known else lbl for _, lbl in rows]
+    gold = [_scope(lbl) if lbl in known else _oos(lbl, oos_labels) for _, lbl in rows]
     texts = [t for t, _ in rows]
     vectors = embedder.encode(texts)
     results = [parser.parse(t, v) for t, v in zip(texts, vectors, strict=True)]
@@ -134,10 +136,18 @@ def evaluate_intents(
     )
 
 
+def _scope(intent: str) -> str:
+    return FALLBACK_INTENT if intent in OFF_TOPIC_INTENTS else intent
+
+
+def _oos(label: str, oos_labels: Collection[str]) -> str:
+    return FALLBACK_INTENT if label in oos_labels else label
+
+
 def _point(
     gold: Sequence[str], tops: Sequence[tuple[str, float]], threshold: float
 ) -> ThresholdPoint:
-    pred = [name if conf >= threshold else FALLBACK_INTENT for name, conf in tops]
+    pred = [_scope(name) if conf >= threshold else FALLBACK_INTENT for name, conf in tops]
     pairs = list(zip(gold, pred, strict=True))
     in_scope = [(g, p) for g, p in pairs if g != FALLBACK_INTENT]
     oos = [(g, p) for g, p in pairs if g == FALLBACK_INTENT]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +121,15 @@ def load_training_data_from_str(
     """Reads training data from a YAML string; lookup files are resolved against ``base_dir``."""
     reader = _Reader()
     reader.read(text, file, base_dir=base_dir or Path.cwd())
+    return reader.finish()
+
+
+def load_training_documents(documents: Iterable[tuple[str, str]], *, root: Path) -> TrainingData:
+    """Reads (file, text) documents, each `file` named relative to `root` (a Rasa project's
+    `data/nlu.yml`); a lookup file is found beside the document that names it, as on disk."""
+    reader = _Reader()
+    for file, text in documents:
+        reader.read(text, file, base_dir=(root / file).parent)
     return reader.finish()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from botsvc.errors import Problem
 from botsvc.spec.conditions import Condition
 from botsvc.spec.model import EscalationRules, SlotSpec, is_response
+from botsvc.spec.rasa_defaults import BUILTIN_ACTIONS
 from botsvc.spec.steps import (
     ActionStep,
     CallStep,
@@ -23,6 +24,7 @@ from botsvc.spec.variants import ResponseVariant, template_names
 __all__ = ["SpecParts", "check_references"]
 
 BUILTIN_TEMPLATE_NAMES = frozenset({"customer_name"})
+RASA_PATTERN_PREFIX = "pattern_"
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,7 @@ def _check_collect(p: SpecParts, step: CollectStep) -> Iterable[tuple[int | None
     if step.slot not in p.slots:
         yield step.line, f"collects slot {step.slot!r}, which `slots:` does not define", "error"
     if step.utter not in p.responses:
-        yield (
-            step.line,
-            f"asks with response {step.utter!r}, which `responses:` does not define; "
-            f"add it or name another response with `utter:`",
-            "error",
-        )
+        yield _missing_question(p, step)
     for r in step.rejections:
         if r.utter is not None and r.utter not in p.responses:
             yield r.line, f"rejection response {r.utter!r} is not defined", "error"
@@ -106,11 +103,38 @@ def _check_collect(p: SpecParts, step: CollectStep) -> Iterable[tuple[int | None
             yield r.line, f"the rejection condition {msg}", "error"
 
 
+def _missing_question(p: SpecParts, step: CollectStep) -> tuple[int | None, str, str]:
+    # Rasa asks with a custom action `action_ask_<slot>` when there is no `utter_ask_<slot>`:
+    # valid in Rasa, so only a warning, but botsvc asks with responses only and says nothing
+    ask_action = f"action_ask_{step.slot}"
+    if step.utter == f"utter_ask_{step.slot}" and ask_action in (p.action_names or ()):
+        return (
+            step.line,
+            f"asks with custom action {ask_action!r}, which botsvc does not run for a question "
+            f"yet: it asks nothing; add a response {step.utter!r}",
+            "warning",
+        )
+    return (
+        step.line,
+        f"asks with response {step.utter!r}, which `responses:` does not define; "
+        f"add it or name another response with `utter:`",
+        "error",
+    )
+
+
 def _check_action(p: SpecParts, step: ActionStep) -> Iterable[tuple[int | None, str, str]]:
     name = step.action
     if is_response(name, p.responses):
         if name not in p.responses:
             yield step.line, f"response {name!r} is not defined in `responses:`", "error"
+        return
+    if name in BUILTIN_ACTIONS:
+        yield (
+            step.line,
+            f"{name!r} is one of Rasa's built-in actions, which botsvc does not have: "
+            f"it is sent to the action server like a custom action",
+            "warning",
+        )
         return
     if p.endpoint is None:
         yield (
@@ -140,6 +164,8 @@ def _bad_value(slot: SlotSpec, value: Any) -> str | None:
         return "the slot is a float (a number)"
     if slot.type == "text" and not isinstance(value, str):
         return "the slot is text (quote the value)"
+    if slot.type == "list" and not isinstance(value, list):
+        return "the slot is a list (write `[...]`)"
     if slot.type == "categorical" and str(value).lower() not in {v.lower() for v in slot.values}:
         return f"the slot's values are {list(slot.values)}"
     return None
@@ -156,7 +182,7 @@ def _check_starts(p: SpecParts) -> list[Problem]:
     by_intent: dict[str, str] = {}
     for flow in p.flows.values():
         if not flow.triggers and flow.id not in targets:
-            out.append(_warn(flow, "has no nlu_trigger and no flow links to it: it never starts"))
+            out.append(_warn(flow, _never_starts(flow)))
         for t in flow.triggers:
             if t.intent in by_intent and by_intent[t.intent] != flow.id:
                 out.append(
@@ -169,6 +195,13 @@ def _check_starts(p: SpecParts) -> list[Problem]:
                 )
             by_intent.setdefault(t.intent, flow.id)
     return out
+
+
+def _never_starts(flow: Flow) -> str:
+    if flow.id.startswith(RASA_PATTERN_PREFIX):
+        # Rasa starts its patterns by itself (a correction, a cancel, ...); botsvc does not
+        return "is a Rasa pattern: botsvc starts it only from a link or call, which none makes"
+    return "has no nlu_trigger and no flow links to it: it never starts"
 
 
 def _warn(flow: Flow, message: str, line: int | None = None) -> Problem:

@@ -19,7 +19,7 @@ from botsvc.spec.flowbuild import build_flow
 from botsvc.spec.model import EscalationRules, FlowSpec, MetadataRule, SlotSpec, is_response
 from botsvc.spec.schema import TOP_LEVEL_KEYS
 from botsvc.spec.sections import Sections, read_sections
-from botsvc.spec.steps import ActionStep, Flow
+from botsvc.spec.steps import ActionStep, CallStep, Flow, LinkStep
 from botsvc.spec.variants import ResponseVariant
 from botsvc.spec.yamlio import Source, read_yaml
 
@@ -28,6 +28,7 @@ __all__ = [
     "FlowSpec",
     "MetadataRule",
     "SlotSpec",
+    "load_flow_documents",
     "load_flow_spec",
     "load_flows_from_str",
 ]
@@ -52,6 +53,19 @@ def load_flows_from_str(
     text: str, *, file: str = "<string>", intents: Collection[str] | None = None
 ) -> FlowSpec:
     return _load([(file, text)], intents)
+
+
+def load_flow_documents(
+    documents: Iterable[tuple[str, str]],
+    *,
+    intents: Collection[str] | None = None,
+    fallback_endpoint: tuple[str, str] | None = None,
+    defaults: Iterable[tuple[str, str]] = (),
+) -> FlowSpec:
+    """Load (file, text) documents gathered by another layout (spec/rasa_layout.py).
+    `fallback_endpoint`: (url, the file that sets it), used when no `actions.endpoint` is set.
+    `defaults`: documents whose responses and linked flows apply where the project has none."""
+    return _load(documents, intents, fallback_endpoint, defaults)
 
 
 @dataclass
@@ -84,13 +98,17 @@ class _Merged:
         return True
 
 
-def _load(documents: Iterable[tuple[str, str]], intents: Collection[str] | None) -> FlowSpec:
+def _load(
+    documents: Iterable[tuple[str, str]],
+    intents: Collection[str] | None,
+    fallback_endpoint: tuple[str, str] | None = None,
+    defaults: Iterable[tuple[str, str]] = (),
+) -> FlowSpec:
     merged = _Merged()
-    for file, text in documents:
-        source, problems = read_yaml(text, file=file)
-        merged.problems += problems
-        if source is not None and source.data is not None:
-            _merge_file(source, merged)
+    _merge_documents(documents, merged)
+    if merged.endpoint is None and fallback_endpoint is not None:
+        merged.endpoint, merged.sources["actions"] = fallback_endpoint
+    _add_defaults(defaults, merged)
     escalation = merged.escalation or EscalationRules()
     parts = SpecParts(
         slots=merged.slots,
@@ -116,6 +134,36 @@ def _load(documents: Iterable[tuple[str, str]], intents: Collection[str] | None)
         action_names=_custom_actions(merged.flows.values(), merged.responses),
         sources=MappingProxyType(dict(merged.sources)),
     )
+
+
+def _merge_documents(documents: Iterable[tuple[str, str]], m: _Merged) -> None:
+    for file, text in documents:
+        source, problems = read_yaml(text, file=file)
+        m.problems += problems
+        if source is not None and source.data is not None:
+            _merge_file(source, m)
+
+
+def _add_defaults(documents: Iterable[tuple[str, str]], m: _Merged) -> None:
+    """The defaults' responses the project does not define, and their flows that a flow links
+    to or calls but the project does not define (an unused default flow would only be noise).
+    A project's own definition simply wins: it is never a duplicate of a default."""
+    d = _Merged()
+    _merge_documents(documents, d)
+    m.problems += d.problems
+    for name, variants in d.responses.items():
+        if name not in m.responses:
+            m.responses[name] = variants
+            m.response_files[name] = d.response_files[name]
+    targets = {
+        s.flow
+        for f in m.flows.values()
+        for s in f.steps.values()
+        if isinstance(s, (LinkStep, CallStep))
+    }
+    for flow_id, flow in d.flows.items():
+        if flow_id in targets and flow_id not in m.flows:
+            m.flows[flow_id] = flow
 
 
 def _merge_file(source: Source, m: _Merged) -> None:

@@ -12,11 +12,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from botsvc.domain import Priority
 
-SlotType = Literal["text", "bool", "float", "categorical", "any"]
+SlotType = Literal["text", "bool", "float", "categorical", "any", "list"]
 STEP_KINDS = ("collect", "action", "set_slots", "link", "call", "handoff", "noop")
 TOP_LEVEL_KEYS = ("version", "slots", "responses", "actions", "flows", "escalation")
 # Rasa response keys a BotMessage cannot carry: accepted with a warning
-IGNORED_RESPONSE_KEYS = ("image", "custom", "channel", "metadata", "condition", "id", "attachment")
+IGNORED_RESPONSE_KEYS = (
+    "image",
+    "custom",
+    "channel",
+    "metadata",
+    "condition",
+    "id",
+    "attachment",
+    "button_type",
+)
 
 
 class Shape(BaseModel):
@@ -36,7 +45,12 @@ class SlotModel(Shape):
     initial_value: Any = None
     mappings: list[SlotMappingModel] | None = None
     description: str | None = None
-    influence_conversation: bool | None = None  # Rasa; ignored
+    validation: dict[str, Any] | None = None  # Rasa Pro slot rejections: not enforced, a warning
+    # Rasa keys with no meaning here
+    influence_conversation: bool | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    shared_for_coexistence: bool | None = None
 
 
 class ButtonModel(Shape):
@@ -120,7 +134,9 @@ class CollectModel(StepModel):
     rejections: list[RejectionModel] = []
     ask_before_filling: bool = False
     reset_after_flow_ends: bool = True
-    force_slot_filling: bool | None = None  # Rasa; ignored
+    # Rasa keys with no meaning here
+    force_slot_filling: bool | None = None
+    silence_timeout: float | None = None
 
 
 class ActionModel(StepModel):
@@ -129,6 +145,7 @@ class ActionModel(StepModel):
 
 class SetSlotsModel(StepModel):
     set_slots: list[dict[str, Any]] | dict[str, Any]
+    reset_after_flow_ends: bool | None = None  # Rasa; ignored
 
 
 class LinkModel(StepModel):

@@ -60,6 +60,15 @@ def _read_slots(source: Source, raw: Any, out: Sections) -> None:
         out.problems += problems
         if model is None:
             continue
+        if model.validation is not None:
+            out.problems.append(
+                source.problem(
+                    path + ("validation",),
+                    f"slot {name!r}: Rasa's slot `validation` is not enforced by botsvc yet; "
+                    "put its `rejections` on the collect steps to check the value",
+                    severity="warning",
+                )
+            )
         values = tuple(str(v) for v in model.values or ())
         if model.type == "categorical" and not values:
             out.problems.append(
@@ -97,22 +106,20 @@ def _read_responses(source: Source, raw: Any, out: Sections) -> None:
             continue
         built = [_variant(source, path + (i,), v, out.problems) for i, v in enumerate(variants)]
         if all(v is not None for v in built):
-            out.responses[name] = tuple(v for v in built if v is not None)
+            out.responses[name] = tuple(v for v in built if isinstance(v, ResponseVariant))
+
+
+class _Skipped:
+    """A Rasa variant with nothing botsvc can show (only `custom`, `image`, ...): left out."""
 
 
 def _variant(
     source: Source, path: tuple[str | int, ...], raw: Any, problems: list[Problem]
-) -> ResponseVariant | None:
+) -> ResponseVariant | _Skipped | None:
     if isinstance(raw, dict):
-        ignored = [k for k in raw if k in IGNORED_RESPONSE_KEYS]
-        for key in ignored:
-            problems.append(
-                source.problem(
-                    path + (key,),
-                    f"response key `{key}` is not supported by botsvc and is ignored",
-                    severity="warning",
-                )
-            )
+        problems += _ignored_keys(source, path, raw)
+        if "text" not in raw and any(k in raw for k in IGNORED_RESPONSE_KEYS):
+            return _Skipped()
         raw = {k: v for k, v in raw.items() if k not in IGNORED_RESPONSE_KEYS}
     model, found = check_model(VariantModel, raw, source=source, base=path, what="response")
     problems += found
@@ -124,11 +131,36 @@ def _variant(
     )
 
 
+def _ignored_keys(
+    source: Source, path: tuple[str | int, ...], raw: dict[str, Any]
+) -> list[Problem]:
+    out = [
+        source.problem(
+            path + (key,),
+            f"response key `{key}` is not supported by botsvc and is ignored",
+            severity="warning",
+        )
+        for key in raw
+        if key in IGNORED_RESPONSE_KEYS
+    ]
+    metadata = raw.get("metadata")
+    if isinstance(metadata, dict) and metadata.get("template") == "jinja":
+        out.append(
+            source.problem(
+                path + ("metadata", "template"),
+                "botsvc does not render Jinja templates: `{{ ... }}` is shown as written; "
+                "use `{slot_name}` placeholders",
+                severity="warning",
+            )
+        )
+    return out
+
+
 def _read_actions(source: Source, raw: Any, out: Sections) -> None:
     if raw is None:
         return
-    if isinstance(raw, list) and all(isinstance(n, str) for n in raw):  # Rasa domain style
-        out.action_names = tuple(raw)
+    if isinstance(raw, list):  # Rasa domain style: `- action_x` or `- action_x: {send_domain: ...}`
+        out.action_names = _action_list(source, raw, out.problems)
         return
     model, problems = check_model(
         ActionsModel, raw, source=source, base=("actions",), what="actions"
@@ -137,6 +169,18 @@ def _read_actions(source: Source, raw: Any, out: Sections) -> None:
     if model is not None:
         out.endpoint = model.endpoint
         out.action_names = tuple(model.names) if model.names is not None else None
+
+
+def _action_list(source: Source, raw: list[Any], problems: list[Problem]) -> tuple[str, ...]:
+    names = []
+    for i, item in enumerate(raw):
+        if isinstance(item, dict) and len(item) == 1:
+            item = next(iter(item))  # Rasa's per-action options (`send_domain`) mean nothing here
+        if isinstance(item, str):
+            names.append(item)
+        else:
+            problems.append(source.problem(("actions", i), "each action is a name (a string)"))
+    return tuple(names)
 
 
 def _read_escalation(source: Source, raw: Any, problems: list[Problem]) -> EscalationRules | None:

@@ -1,0 +1,94 @@
+"""What a Rasa Pro project may use without defining it because Rasa ships it.
+
+Rasa adds default responses (`utter_can_do_something_else`, `utter_flow_cancelled_rasa`, ...)
+and default patterns to every project, so a project's own patterns name them without defining
+them. botsvc gives its own stand-ins, worded here, for the responses, and for the one pattern a
+flow links to that botsvc can honour: `pattern_human_handoff`, which hands over to a person.
+The loader adds a default only where the project has no definition of that name, so a project
+overriding a default is never a duplicate. The texts are plain (no Jinja, no `context`), since
+botsvc renders only `{slot}` placeholders.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BUILTIN_ACTIONS", "DEFAULTS", "DEFAULTS_FILE"]
+
+DEFAULTS_FILE = "<botsvc defaults for Rasa projects>"
+
+DEFAULTS = """\
+responses:
+  utter_ask_rephrase:
+    - text: "Sorry, I didn't understand that. Could you say it another way?"
+  utter_boolean_slot_rejection:
+    - text: "Sorry, please answer yes or no."
+  utter_can_do_something_else:
+    - text: "Is there anything else I can help you with?"
+  utter_cannot_handle:
+    - text: "Sorry, that is not something I can help with."
+  utter_categorical_slot_rejection:
+    - text: "Sorry, that is not one of the options. Please pick one of them."
+  utter_clarification_options_rasa:
+    - text: "I can help with that, but I need a little more detail. What would you like to do?"
+  utter_corrected_previous_input:
+    - text: "Okay, I have updated that."
+  utter_float_slot_rejection:
+    - text: "Sorry, that does not look like a number. Could you give me a number?"
+  utter_flow_cancelled_rasa:
+    - text: "Okay, I have stopped that."
+  utter_flow_continue_interrupted:
+    - text: "Let's get back to where we were."
+  utter_free_chitchat_response:
+    - text: "Sorry, I can't answer that right now."
+  utter_human_handoff_not_available:
+    - text: "I can't connect you with a person right now. Is there anything else I can do?"
+  utter_inform_code_change:
+    - text: "I have just been updated, so let's start again from the beginning."
+  utter_internal_error_rasa:
+    - text: "Sorry, something went wrong on my side. Please try again in a few minutes."
+  utter_no_knowledge_base:
+    - text: "Sorry, I don't know the answer to that."
+  utter_skip_question_answer:
+    - text: "I need an answer to this question before we can go on."
+  utter_user_input_empty_error_rasa:
+    - text: "Your message was empty. What can I help you with?"
+  utter_user_input_too_long_error_rasa:
+    - text: "Sorry, that message is too long for me. Could you make it shorter?"
+flows:
+  pattern_human_handoff:
+    description: Hand the conversation to a person (botsvc's stand-in for Rasa's pattern).
+    steps:
+      - handoff: {reason: flow_handoff}
+"""
+
+# Actions Rasa runs itself, never the action server. botsvc has none of them: a flow step naming
+# one goes to the action server like a custom action, which is worth a precise warning.
+BUILTIN_ACTIONS = frozenset(
+    {
+        "action_back",
+        "action_block_digression",
+        "action_cancel_flow",
+        "action_clarify_flows",
+        "action_clean_stack",
+        "action_continue_digression",
+        "action_correct_flow_slot",
+        "action_deactivate_loop",
+        "action_default_ask_affirmation",
+        "action_default_ask_rephrase",
+        "action_default_fallback",
+        "action_extract_slots",
+        "action_hangup",
+        "action_listen",
+        "action_repeat_bot_messages",
+        "action_reset_routing",
+        "action_restart",
+        "action_revert_fallback_events",
+        "action_run_slot_rejections",
+        "action_send_text",
+        "action_session_start",
+        "action_trigger_chitchat",
+        "action_trigger_search",
+        "action_two_stage_fallback",
+        "action_unlikely_intent",
+        "action_validate_slot_mappings",
+    }
+)
