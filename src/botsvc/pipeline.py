@@ -31,6 +31,7 @@ from botsvc.domain import (
     Vector,
     condition_context,
 )
+from botsvc.flows.descriptions import DescriptionRouter
 from botsvc.flows.engine import FlowEngine, FlowResult
 from botsvc.kb.retrieval import KnowledgeBase
 from botsvc.spec.model import FlowSpec
@@ -73,8 +74,17 @@ class _Notes:
 
 
 class Pipeline:
-    def __init__(self, *, spec: FlowSpec, engine: FlowEngine, kb: KnowledgeBase, say: Say) -> None:
+    def __init__(
+        self,
+        *,
+        spec: FlowSpec,
+        engine: FlowEngine,
+        kb: KnowledgeBase,
+        say: Say,
+        router: DescriptionRouter | None = None,
+    ) -> None:
         self.spec, self.engine, self.kb, self.say = spec, engine, kb, say
+        self.router = router  # starts flows without nlu_trigger from their description
 
     async def run(
         self, nlu: NluResult, vector: Vector, state: DialogueState, ctx: TurnContext
@@ -99,7 +109,8 @@ class Pipeline:
                 )
 
         started = time.perf_counter()
-        result = await self.engine.handle(nlu, state, ctx)
+        described = self.router.match(vector) if self.router is not None else None
+        result = await self.engine.handle(nlu, state, ctx, described=described)
         notes.flow = FlowTrace(status=result.status, events=result.trace, ms=_ms(started))
         state = result.state
 

@@ -23,6 +23,7 @@ from botsvc.domain import BotMessage, Customer, DialogueState, IntentScore, NluR
 from botsvc.embedding import Embedder
 from botsvc.errors import Problem, ProjectError
 from botsvc.flows.actions import ActionClient
+from botsvc.flows.descriptions import DescriptionRouter
 from botsvc.flows.engine import FlowEngine
 from botsvc.flows.responses import render_response
 from botsvc.kb.index import build_index, index_is_current
@@ -219,7 +220,8 @@ def load_project(
     endpoint = action_endpoint or files.spec.action_endpoint
     actions = ActionClient(endpoint, http=http, timeout_s=action_timeout_s) if endpoint else None
     engine = FlowEngine(files.spec, actions=actions, synonyms=files.training.synonyms)
-    pipeline = Pipeline(spec=files.spec, engine=engine, kb=kb, say=_say(files.spec))
+    router = DescriptionRouter.build(files.spec, files.training, embedder)
+    pipeline = Pipeline(spec=files.spec, engine=engine, kb=kb, say=_say(files.spec), router=router)
     return Project(project_dir, files, parser, engine, kb, pipeline, time.time())
 
 

@@ -47,6 +47,7 @@ from botsvc.domain import (
     condition_context,
 )
 from botsvc.flows.actions import ActionClient, rasa_domain
+from botsvc.flows.descriptions import FlowMatch
 from botsvc.flows.run import FLOW_CHANGED_TEXT, FlowRun
 from botsvc.flows.slotfill import (
     FAQ_INTENT,
@@ -102,7 +103,15 @@ class FlowEngine:
         self._domain = rasa_domain(spec, intents=intents)
         self._synonyms = {k.lower(): v for k, v in synonyms.items()}
 
-    async def handle(self, nlu: NluResult, state: DialogueState, ctx: TurnContext) -> FlowResult:
+    async def handle(
+        self,
+        nlu: NluResult,
+        state: DialogueState,
+        ctx: TurnContext,
+        *,
+        described: FlowMatch | None = None,
+    ) -> FlowResult:
+        """`described`: the flow without nlu_trigger whose description the message matches."""
         run = FlowRun(
             spec=self.spec,
             actions=self._actions,
@@ -118,18 +127,31 @@ class FlowEngine:
             return _result(run, "handled")
         frame = run.state.active
         if frame is None:
-            return await self._start(run)
+            return await self._start(run, described)
         step = self.spec.flows[frame.flow_id].step(frame.step_id)
         if frame.waiting_for is None or not isinstance(step, CollectStep):
             await run.resume()
             return _result(run, "handled")
-        return await self._answer(run, frame, step)
+        return await self._answer(run, frame, step, described)
 
-    def triggered_flow(self, run: FlowRun) -> Flow | None:
-        """The first flow whose nlu_trigger accepts this message's intent (and whose `if` holds)."""
+    def triggered_flow(self, run: FlowRun, described: FlowMatch | None = None) -> Flow | None:
+        """The first flow whose nlu_trigger accepts this message's intent (and whose `if` holds),
+        else the flow whose description the message matched."""
         intent = run.nlu.intent
-        if intent.name == FALLBACK_INTENT:
+        by_intent = self._by_intent(run) if intent.name != FALLBACK_INTENT else None
+        if by_intent is not None or described is None:
+            return by_intent
+        flow = self.spec.flows.get(described.flow_id)
+        if flow is None:
             return None
+        if flow.guard and not flow.guard.evaluate(slots=run.slots(), context=run.context):
+            run.note("flow_guard_false", flow=flow.id, guard=flow.guard.source)
+            return None
+        run.note("flow_matched_description", flow=flow.id, score=round(described.score, 3))
+        return flow
+
+    def _by_intent(self, run: FlowRun) -> Flow | None:
+        intent = run.nlu.intent
         for flow in self.spec.flows_triggered_by(intent.name):
             thresholds = [t.confidence_threshold for t in flow.triggers if t.intent == intent.name]
             if not any(t is None or intent.confidence >= t for t in thresholds):
@@ -141,8 +163,8 @@ class FlowEngine:
             return flow
         return None
 
-    async def _start(self, run: FlowRun) -> FlowResult:
-        flow = self.triggered_flow(run)
+    async def _start(self, run: FlowRun, described: FlowMatch | None) -> FlowResult:
+        flow = self.triggered_flow(run, described)
         if flow is None:
             run.note("no_flow_triggered", intent=run.nlu.intent.name)
             return _result(run, "not_handled")
@@ -152,7 +174,9 @@ class FlowEngine:
         )
         return _result(run, "handled")
 
-    async def _answer(self, run: FlowRun, frame: FlowFrame, step: CollectStep) -> FlowResult:
+    async def _answer(
+        self, run: FlowRun, frame: FlowFrame, step: CollectStep, described: FlowMatch | None
+    ) -> FlowResult:
         nlu, slot = run.nlu, self.spec.slots[step.slot]
         if escalation.human_request(nlu, self.spec.escalation) is not None:
             return await self._human_request(run)
@@ -161,7 +185,7 @@ class FlowEngine:
             return _result(run, "handled")
         # a confident trigger of another flow wins over reading this message as the answer:
         # "where is order NW-447120?" while the refund waits for a number checks that order
-        other = self.triggered_flow(run)
+        other = self.triggered_flow(run, described)
         stacked = other is not None and any(f.flow_id == other.id for f in run.state.stack)
         if other is not None and not stacked and _states_the_slot(slot, nlu.text):
             # ...unless it says it answers: "my email is ana.k@example.com" while the password

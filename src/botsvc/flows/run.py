@@ -45,6 +45,7 @@ ACTION_FAILED_TEXT = (
     "I'm passing you to a colleague who can help."
 )
 CANCELLED_TEXT = "Okay, I've stopped that. Is there anything else I can help you with?"
+ROUTED_TO_FLOWS = "route_session_to_calm"
 FLOW_CHANGED_TEXT = (
     "Sorry, what we were doing has just been changed on our side, so I had to stop it. "
     "Could you tell me again what you need?"
@@ -121,6 +122,10 @@ class FlowRun:
         """Put `flow` on top of the stack and run it until it waits or ends."""
         self.state.stack.append(FlowFrame(flow_id=flow.id, step_id=flow.first_step))
         self.note(event, flow=flow.id, **detail)
+        if ROUTED_TO_FLOWS in self.spec.slots and self.state.slots.get(ROUTED_TO_FLOWS) is not True:
+            # Rasa's coexistence router marks a session its flows (CALM) have taken over
+            self.state.slots[ROUTED_TO_FLOWS] = True
+            self.note("slot_set", slot=ROUTED_TO_FLOWS, value=True)
         self.prefill(flow)
         await self.proceed(flow.first_step)
 

@@ -1,0 +1,94 @@
+"""Flows without nlu_trigger start from their description, on the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+from botsvc.domain import Customer, DialogueState, IntentScore, NluResult, TurnContext
+from botsvc.embedding import Embedder
+from botsvc.flows.descriptions import SIMILARITY_FLOOR, DescriptionRouter
+from botsvc.flows.engine import FlowEngine
+from botsvc.nlu.trainingdata import load_training_data_from_str
+from botsvc.spec.loader import load_flows_from_str
+
+pytestmark = pytest.mark.anyio
+
+SPEC = """\
+slots:
+  recipient: {type: text}
+responses:
+  utter_ask_recipient: [{text: "Who should get the money?"}]
+  utter_balance: [{text: "You have 1200 on your account."}]
+  utter_hi: [{text: "Hi!"}]
+flows:
+  transfer_money:
+    description: Send money to a friend or family member.
+    steps:
+      - collect: recipient
+  check_balance:
+    description: Show the user how much money is on their account.
+    steps:
+      - action: utter_balance
+  greet:
+    description: The user says hello.
+    nlu_trigger: [{intent: greet}]
+    steps:
+      - action: utter_hi
+  pattern_completed:
+    description: Ask whether there is anything else.
+    steps:
+      - action: utter_hi
+"""
+NLU = """\
+version: "3.1"
+nlu:
+- intent: greet
+  examples: |
+    - hello
+    - hi there
+    - good morning
+"""
+
+
+@pytest.fixture(scope="module")
+def router(embedder: Embedder) -> DescriptionRouter:
+    spec = load_flows_from_str(SPEC)
+    built = DescriptionRouter.build(spec, load_training_data_from_str(NLU), embedder)
+    assert built is not None
+    return built
+
+
+def test_only_flows_without_a_trigger_and_not_patterns_are_described(
+    router: DescriptionRouter,
+) -> None:
+    assert set(router.flow_ids) == {"transfer_money", "check_balance"}
+    assert router.threshold >= SIMILARITY_FLOOR
+
+
+@pytest.mark.parametrize(
+    ("text", "flow"),
+    [
+        ("I want to send money to my brother", "transfer_money"),
+        ("how much money is on my account?", "check_balance"),
+        ("what's the weather like", None),
+        ("hello", None),
+    ],
+)
+def test_a_message_starts_the_flow_it_describes(
+    router: DescriptionRouter, embedder: Embedder, text: str, flow: str | None
+) -> None:
+    match = router.match(embedder.encode([text])[0])
+    assert (match.flow_id if match else None) == flow
+
+
+async def test_the_engine_starts_the_described_flow_when_no_intent_triggers_one(
+    router: DescriptionRouter, embedder: Embedder
+) -> None:
+    engine = FlowEngine(load_flows_from_str(SPEC), actions=None)
+    text = "please transfer some money to my sister"
+    nlu = NluResult(text=text, intent=IntentScore("nlu_fallback", 0.5), ranking=())
+    ctx = TurnContext(conversation_id="d1", customer=Customer("c"))
+    described = router.match(embedder.encode([text])[0])
+    result = await engine.handle(nlu, DialogueState(), ctx, described=described)
+    assert [m.text for m in result.messages] == ["Who should get the money?"]
+    assert "flow_matched_description" in [e["event"] for e in result.trace]
