@@ -24,6 +24,7 @@ from botsvc.flows.actions import ActionClient, ActionResult, latest_message
 from botsvc.flows.responses import render_response
 from botsvc.flows.slotfill import Fill, from_entity
 from botsvc.spec.model import FlowSpec, is_response
+from botsvc.spec.rasa_defaults import BUILTIN_ACTIONS, RUN_BUILTINS
 from botsvc.spec.steps import (
     END,
     ActionStep,
@@ -46,6 +47,7 @@ ACTION_FAILED_TEXT = (
 )
 CANCELLED_TEXT = "Okay, I've stopped that. Is there anything else I can help you with?"
 ROUTED_TO_FLOWS = "route_session_to_calm"
+CANCEL_PATTERN, COMPLETED_PATTERN = "pattern_cancel_flow", "pattern_completed"
 FLOW_CHANGED_TEXT = (
     "Sorry, what we were doing has just been changed on our side, so I had to stop it. "
     "Could you tell me again what you need?"
@@ -68,7 +70,7 @@ class FlowRun:
     ) -> None:
         self.spec, self.actions, self.domain = spec, actions, domain
         self.customer = customer
-        self.nlu, self.context, self.rng = nlu, context, rng
+        self.nlu, self.context, self.rng = nlu, dict(context), rng  # patterns add to it
         self.state = state.model_copy(deep=True)
         self.messages: list[BotMessage] = []
         self.trace: list[dict[str, Any]] = []
@@ -155,6 +157,16 @@ class FlowRun:
         elif step is not None:
             await self.proceed(step.id)
 
+    async def _completed(self, flow: Flow) -> bool:
+        """Every flow has ended: Rasa's pattern_completed ("anything else?"), if the project has
+        one, runs after a flow of the project's own or a cancellation."""
+        pattern = self.spec.flows.get(COMPLETED_PATTERN)
+        own = not flow.id.startswith("pattern_") or flow.id == CANCEL_PATTERN
+        if pattern is None or not own or self.handoff is not None:
+            return False
+        await self.start(pattern, event="flow_started", reason="completed", after=flow.id)
+        return True
+
     async def cancel(self) -> None:
         frame = self.state.stack[-1]
         flow = self.flow_of(frame)
@@ -162,8 +174,15 @@ class FlowRun:
             dict.fromkeys(s.slot for s in flow.steps.values() if isinstance(s, CollectStep))
         )
         self.end_top(reset=collected, event="flow_cancelled")
-        self.say_or("utter_cancelled", CANCELLED_TEXT)
-        await self.resume()
+        pattern = self.spec.flows.get(CANCEL_PATTERN)
+        if pattern is None:
+            self.say_or("utter_cancelled", CANCELLED_TEXT)
+            await self.resume()
+            return
+        # Rasa's pattern_cancel_flow says so (and may branch on `context.canceled_name`); when it
+        # ends, the flow below resumes
+        self.context["canceled_name"] = flow.name or flow.id
+        await self.start(pattern, event="flow_started", reason="cancel", cancelled=flow.id)
 
     # --- running steps -----------------------------------------------------------------------
 
@@ -180,6 +199,8 @@ class FlowRun:
             if current == END:
                 flow = self.flow_of(self.state.stack[-1])
                 self.end_top(reset=flow.slots_to_reset(), event="flow_completed")
+                if not self.state.stack and await self._completed(flow):
+                    return
                 await self.resume()
                 return
             frame = self.state.stack[-1]
@@ -305,6 +326,9 @@ class FlowRun:
                 self.say(current)
                 self.note("response", response=current)
                 continue
+            if current in BUILTIN_ACTIONS:
+                self.builtin(current)
+                continue
             done += 1
             if done > MAX_FOLLOWUPS:
                 self.note("followups_stopped", action=current, limit=MAX_FOLLOWUPS)
@@ -316,6 +340,15 @@ class FlowRun:
             if self.handoff is not None or not self.state.stack:
                 return False
         return True
+
+    def builtin(self, name: str) -> None:
+        """One of Rasa's built-in actions, run here rather than on the action server."""
+        if name == "action_restart":
+            self.state.slots.clear()
+            self.end_all(event="flows_restarted", action=name)
+        elif name == "action_clean_stack":
+            self.end_all(event="flows_cleaned", action=name)
+        self.note("action_called", action=name, builtin=True, done=name in RUN_BUILTINS)
 
     async def call(self, name: str) -> ActionResult | None:
         try:

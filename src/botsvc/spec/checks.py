@@ -9,7 +9,7 @@ from typing import Any
 from botsvc.errors import Problem
 from botsvc.spec.conditions import Condition
 from botsvc.spec.model import EscalationRules, SlotSpec, is_response
-from botsvc.spec.rasa_defaults import BUILTIN_ACTIONS
+from botsvc.spec.rasa_defaults import BUILTIN_ACTIONS, RUN_BUILTINS
 from botsvc.spec.steps import (
     ActionStep,
     CallStep,
@@ -129,12 +129,13 @@ def _check_action(p: SpecParts, step: ActionStep) -> Iterable[tuple[int | None, 
             yield step.line, f"response {name!r} is not defined in `responses:`", "error"
         return
     if name in BUILTIN_ACTIONS:
-        yield (
-            step.line,
-            f"{name!r} is one of Rasa's built-in actions, which botsvc does not have: "
-            f"it is sent to the action server like a custom action",
-            "warning",
-        )
+        if name not in RUN_BUILTINS:
+            yield (
+                step.line,
+                f"{name!r} is one of Rasa's built-in actions that botsvc does not implement yet: "
+                "it does nothing",
+                "warning",
+            )
         return
     if p.endpoint is None:
         yield (

@@ -11,7 +11,7 @@ botsvc renders only `{slot}` placeholders.
 
 from __future__ import annotations
 
-__all__ = ["BUILTIN_ACTIONS", "DEFAULTS", "DEFAULTS_FILE"]
+__all__ = ["BUILTIN_ACTIONS", "DEFAULTS", "DEFAULTS_FILE", "RUN_BUILTINS"]
 
 DEFAULTS_FILE = "<botsvc defaults for Rasa projects>"
 
@@ -60,8 +60,9 @@ flows:
       - handoff: {reason: flow_handoff}
 """
 
-# Actions Rasa runs itself, never the action server. botsvc has none of them: a flow step naming
-# one goes to the action server like a custom action, which is worth a precise warning.
+# Actions Rasa runs itself, never the action server. botsvc runs them inside the flows runtime:
+# those in RUN_BUILTINS do what Rasa's do (or what botsvc's runtime already does at that point,
+# such as listening or running a slot's rejections); the others do nothing yet, with a warning.
 BUILTIN_ACTIONS = frozenset(
     {
         "action_back",
@@ -89,6 +90,20 @@ BUILTIN_ACTIONS = frozenset(
         "action_trigger_search",
         "action_two_stage_fallback",
         "action_unlikely_intent",
+        "action_validate_slot_mappings",
+    }
+)
+RUN_BUILTINS = frozenset(
+    {
+        "action_cancel_flow",  # the flow is cancelled before pattern_cancel_flow runs
+        "action_clean_stack",
+        "action_deactivate_loop",
+        "action_extract_slots",
+        "action_listen",
+        "action_reset_routing",
+        "action_restart",
+        "action_run_slot_rejections",
+        "action_session_start",
         "action_validate_slot_mappings",
     }
 )
