@@ -205,8 +205,6 @@ def test_warnings_name_the_file_and_line(files: ProjectFiles) -> None:
         at("domain/delivery.yml", "validation:"),
         at("domain/delivery.yml", "custom:"),
         at("domain/shared.yml", "condition:"),
-        at("data/flows/patterns.yml", "pattern_cancel_flow:"),
-        at("data/flows/patterns.yml", "action_cancel_flow"),
     }
     assert expected <= {(p.file, p.line) for p in files.warnings}
     rules = next(p for p in files.warnings if p.file == "data/rules.yml")

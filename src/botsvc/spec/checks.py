@@ -182,8 +182,8 @@ def _check_starts(p: SpecParts) -> list[Problem]:
     }
     by_intent: dict[str, str] = {}
     for flow in p.flows.values():
-        if not flow.triggers and flow.id not in targets:
-            out.append(_warn(flow, _never_starts(flow)))
+        if not flow.triggers and flow.id not in targets and (why := _never_starts(flow)):
+            out.append(_warn(flow, why))
         for t in flow.triggers:
             if t.intent in by_intent and by_intent[t.intent] != flow.id:
                 out.append(
@@ -198,11 +198,23 @@ def _check_starts(p: SpecParts) -> list[Problem]:
     return out
 
 
-def _never_starts(flow: Flow) -> str:
+# Rasa patterns that the flows runtime starts by itself, as Rasa does
+RUN_PATTERNS = frozenset({"pattern_cancel_flow", "pattern_completed", "pattern_human_handoff"})
+
+
+def _never_starts(flow: Flow) -> str | None:
+    """Why a flow without nlu_trigger that no flow links to never starts (None: it does)."""
+    if flow.id in RUN_PATTERNS:
+        return None
     if flow.id.startswith(RASA_PATTERN_PREFIX):
-        # Rasa starts its patterns by itself (a correction, a cancel, ...); botsvc does not
-        return "is a Rasa pattern: botsvc starts it only from a link or call, which none makes"
-    return "has no nlu_trigger and no flow links to it: it never starts"
+        # Rasa starts its other patterns by itself (a correction, a clarification, ...)
+        return "is a Rasa pattern that botsvc does not start yet (only from a link or call)"
+    if flow.description.strip():
+        return (
+            "has no nlu_trigger and no flow links to it: it starts only when a message is close "
+            "to its description"
+        )
+    return "has no nlu_trigger, no description and no flow links to it: it never starts"
 
 
 def _warn(flow: Flow, message: str, line: int | None = None) -> Problem:
