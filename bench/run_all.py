@@ -11,6 +11,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("bench_service.py", "bench_intents.py", "bench_kb.py"):
+for script in ("bench_service.py", "bench_intents.py", "bench_kb.py", "bench_entities.py"):
     print(f"== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -29,6 +29,7 @@ from botsvc.flows.responses import render_response
 from botsvc.kb.index import build_index, index_is_current
 from botsvc.kb.retrieval import KnowledgeBase
 from botsvc.nlu.classifier import load_current, train_or_load
+from botsvc.nlu.dates import warm_up as warm_up_dates
 from botsvc.nlu.entities import EntityExtractor
 from botsvc.nlu.parser import NluParser
 from botsvc.nlu.trainingdata import TrainingData, load_training_data, load_training_documents
@@ -221,6 +222,7 @@ def load_project(
     actions = ActionClient(endpoint, http=http, timeout_s=action_timeout_s) if endpoint else None
     engine = FlowEngine(files.spec, actions=actions, synonyms=files.training.synonyms)
     router = DescriptionRouter.build(files.spec, files.training, embedder)
+    warm_up_dates()  # dateparser's import and data, once, rather than on a customer's message
     pipeline = Pipeline(spec=files.spec, engine=engine, kb=kb, say=_say(files.spec), router=router)
     return Project(project_dir, files, parser, engine, kb, pipeline, time.time())
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+from botsvc.nlu.builtins import BuiltinSettings
 from botsvc.nlu.entities import EntityExtractor
-from botsvc.nlu.trainingdata import load_training_data, load_training_data_from_str
+from botsvc.nlu.trainingdata import TrainingData, load_training_data, load_training_data_from_str
 
 DATA = Path(__file__).parent / "data"
 
@@ -58,6 +60,10 @@ nlu:
     (guest,) = extractor.extract("please book a table, my name is Henrik")
     assert (guest.entity, guest.value, guest.extractor) == ("guest_name", "Henrik", "crf")
     assert 0.0 < guest.confidence <= 1.0
+    # the learned entity wins the span over the built-in person name
+    assert [(e.entity, e.value) for e in extractor.extract("book a table for Maria")] == [
+        ("guest_name", "Maria")
+    ]
 
 
 def test_roles_are_learned_and_given_to_lookup_hits_on_the_same_span() -> None:
@@ -75,14 +81,41 @@ def test_builtins_find_email_amounts_and_numbers(shop_extractor: EntityExtractor
     assert found["number"] == 3
 
 
-def test_numbers_inside_codes_and_amounts_are_not_extra_entities(
+def test_numbers_inside_codes_amounts_and_dates_are_not_extra_entities(
     shop_extractor: EntityExtractor,
 ) -> None:
     found = _found(shop_extractor, "order NW-123456 cost 20 euros on 2024-05-01")
     assert found == [
         ("order_id", "NW-123456", "NW-123456"),
         ("amount_of_money", {"amount": 20.0, "currency": "EUR"}, "20 euros"),
+        ("time", "2024-05-01", "2024-05-01"),
     ]
+
+
+def test_builtin_dates_phones_and_names_beside_the_bots_own_entities(
+    shop_extractor: EntityExtractor,
+) -> None:
+    text = "deliver NW-424242 to Paris next Friday at 7pm, for Maria Lopez: 415-555-2671"
+    found = [
+        (e.entity, e.value, text[e.start : e.end])
+        for e in shop_extractor.extract(text, now=datetime(2025, 5, 14, 10, 0))
+    ]
+    assert found == [
+        ("order_id", "NW-424242", "NW-424242"),
+        ("city", "Paris", "Paris"),  # the bot's lookup wins over a built-in person
+        ("time", "2025-05-16T19:00:00", "next Friday at 7pm"),
+        ("person", "Maria Lopez", "Maria Lopez"),
+        ("phone_number", "+14155552671", "415-555-2671"),
+    ]
+
+
+def test_builtin_settings_reach_the_extractor(shop_data: TrainingData) -> None:
+    extractor = EntityExtractor.from_training_data(
+        shop_data, BuiltinSettings(phone_region=None, date_order="DMY")
+    )
+    text = "call 415-555-2671 about 03/04/2025"
+    found = [(e.entity, e.value) for e in extractor.extract(text, now=datetime(2025, 1, 1))]
+    assert found == [("time", "2025-04-03")]
 
 
 def test_number_words_and_thousands(shop_extractor: EntityExtractor) -> None:

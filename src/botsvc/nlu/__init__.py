@@ -4,6 +4,7 @@ detection, entity extraction, sentiment, and the parser that puts them together 
     trainingdata  Rasa NLU YAML -> TrainingData (annotations.py parses the entity markup)
     classifier    IntentModel: train, rank, save/load the artefact (features.py, calibration.py)
     entities      EntityExtractor: regex, lookup, CRF (crf.py), built-ins (builtins.py), synonyms
+    builtins      email, money, numbers; dates.py (time), phones.py, names.py (person)
     sentiment     VADER compound score
     parser        NluParser.parse(text, vector) -> NluResult; Rasa /model/parse JSON
     evaluate      `botsvc eval intents`

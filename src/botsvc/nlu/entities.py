@@ -1,9 +1,12 @@
 """Entity extraction: regexes and lookup tables as Rasa users write them, a CRF learned from the
-annotated examples, and built-ins (email, amount of money, number).
+annotated examples, and built-ins (email, amount of money, number, time, phone number, person:
+builtins.py).
 
 Every candidate is collected, then overlapping spans are resolved: the ops team's own patterns
-(regex, lookup) win over the CRF, which wins over the generic built-ins; within a tier the
-longer span wins. String values are then normalised with the synonyms.
+(regex, lookup) win over the CRF, which wins over the generic built-ins; among the built-ins an
+email or a phone number beats a date, an amount or a name, which beat a bare number (so "$20",
+"2024-05-01" or "415-555-2671" are not also numbers); within a tier the longer span wins. String
+values are then normalised with the synonyms.
 
 Regex patterns match case-insensitively (Rasa's default), and each regex or lookup name is
 extracted as an entity of that name. Lookup entries match whole words, case-insensitively.
@@ -12,10 +15,11 @@ extracted as an entity of that name. Lookup entries match whole words, case-inse
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from botsvc.domain import Entity
-from botsvc.nlu.builtins import extract_builtins
+from botsvc.nlu.builtins import BuiltinSettings, extract_builtins
 from botsvc.nlu.crf import CrfExtractor, Token
 from botsvc.nlu.trainingdata import TrainingData
 
@@ -26,7 +30,10 @@ _TIER = {
     "payload": 0,
     "crf": 1,
     "email": 1,
+    "phone_number": 1,
+    "time": 2,
     "amount_of_money": 2,
+    "person": 2,
     "number": 3,
 }
 
@@ -38,26 +45,35 @@ class EntityExtractor:
     synonyms: dict[str, str]
     crf: CrfExtractor | None = None
     seen: dict[str, re.Pattern[str]] | None = None  # annotated surface forms, a CRF feature only
+    builtins: BuiltinSettings = field(default_factory=BuiltinSettings)
 
     @classmethod
-    def from_training_data(cls, data: TrainingData) -> EntityExtractor:
+    def from_training_data(
+        cls, data: TrainingData, builtins: BuiltinSettings | None = None
+    ) -> EntityExtractor:
         regexes = {
             name: [re.compile(p, re.IGNORECASE) for p in patterns]
             for name, patterns in data.regexes.items()
         }
         lookups = {name: _lookup_pattern(values) for name, values in data.lookups.items() if values}
         extractor = cls(regexes=regexes, lookups=lookups, synonyms=dict(data.synonyms))
+        if builtins is not None:
+            extractor.builtins = builtins
         extractor.seen = _seen_values(data)
         samples = [(e.text, e.entities) for e in data.examples]
         extractor.crf = CrfExtractor.train(samples, extractor.pattern_hits)
         return extractor
 
-    def extract(self, text: str) -> list[Entity]:
-        """Entities in ``text``, in order of appearance, without overlaps."""
+    def extract(self, text: str, *, now: datetime | None = None) -> list[Entity]:
+        """Entities in ``text``, in order of appearance, without overlaps.
+
+        ``now`` is what relative dates ("tomorrow at 7") are read against; default: the current
+        local time.
+        """
         candidates = self._patterns(text)
         if self.crf is not None:
             candidates += self.crf.extract(text)
-        candidates += extract_builtins(text)
+        candidates += extract_builtins(text, now=now, settings=self.builtins)
         return [self._normalise(e) for e in resolve_overlaps(candidates)]
 
     def pattern_hits(self, text: str, tokens: list[Token]) -> list[set[str]]:
