@@ -8,6 +8,7 @@ from botsvc.domain import Customer, DialogueState, IntentScore, NluResult, TurnC
 from botsvc.embedding import Embedder
 from botsvc.flows.descriptions import SIMILARITY_FLOOR, DescriptionRouter
 from botsvc.flows.engine import FlowEngine
+from botsvc.nlu.entities import EntityExtractor
 from botsvc.nlu.trainingdata import load_training_data_from_str
 from botsvc.spec.loader import load_flows_from_str
 
@@ -92,3 +93,44 @@ async def test_the_engine_starts_the_described_flow_when_no_intent_triggers_one(
     result = await engine.handle(nlu, DialogueState(), ctx, described=described)
     assert [m.text for m in result.messages] == ["Who should get the money?"]
     assert "flow_matched_description" in [e["event"] for e in result.trace]
+
+
+TRANSFER = """\
+slots:
+  transfer_recipient: {type: text}
+  transfer_amount: {type: text}
+responses:
+  utter_ask_transfer_recipient: [{text: "Who should get the money?"}]
+  utter_ask_transfer_amount: [{text: "How much?"}]
+  utter_done: [{text: "Sent {transfer_amount} to {transfer_recipient}."}]
+flows:
+  transfer_money:
+    description: Send money to a friend or family member.
+    steps:
+      - collect: transfer_recipient
+      - collect: transfer_amount
+      - action: utter_done
+"""
+
+
+async def test_a_slot_without_an_entity_of_its_own_takes_the_built_in_one_its_name_asks_for(
+    embedder: Embedder,
+) -> None:
+    spec = load_flows_from_str(TRANSFER)
+    training = load_training_data_from_str(NLU)
+    text = "send 50 dollars to John Smith"
+    nlu = NluResult(
+        text=text,
+        intent=IntentScore("nlu_fallback", 0.5),
+        ranking=(),
+        entities=tuple(EntityExtractor.from_training_data(training).extract(text)),
+    )
+    router = DescriptionRouter.build(spec, training, embedder)
+    assert router is not None
+    result = await FlowEngine(spec, actions=None).handle(
+        nlu,
+        DialogueState(),
+        TurnContext(conversation_id="d2", customer=Customer("c")),
+        described=router.match(embedder.encode([text])[0]),
+    )
+    assert [m.text for m in result.messages] == ["Sent 50 to John Smith."]

@@ -342,8 +342,11 @@ def _shown(messages: list[Any]) -> list[str]:
 def _same(actual: Any, expected: Any) -> bool:
     if isinstance(actual, bool) or isinstance(expected, bool):
         return actual is expected or str(actual).lower() == str(expected).lower()
-    if isinstance(actual, (int, float)) and isinstance(expected, (int, float)):
-        return float(actual) == float(expected)
+    if isinstance(actual, (int, float, str)) and isinstance(expected, (int, float, str)):
+        try:  # a text slot holding "50" was set to 50
+            return float(actual) == float(expected)
+        except ValueError:
+            pass
     if isinstance(actual, str) and isinstance(expected, str):
         return actual.strip().lower() == expected.strip().lower()
     return bool(actual == expected)

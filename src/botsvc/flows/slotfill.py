@@ -202,6 +202,42 @@ def from_entity(
             ok, value = coerce(slot, entity.value, synonyms=synonyms)
             if ok:
                 return Fill(value, "entity")
+    return _generic(slot, nlu, synonyms)
+
+
+# A slot with no entity of its own (Rasa's `from_llm`) takes a built-in entity that its name
+# asks for: `transfer_money_recipient` a person, `amount_of_money` an amount, `visit_date` a time.
+_GENERIC = (
+    (frozenset({"amount", "money", "price", "sum", "cost", "total", "budget"}), "amount_of_money"),
+    (frozenset({"email", "mail"}), "email"),
+    (frozenset({"phone", "mobile", "telephone"}), "phone_number"),
+    (frozenset({"recipient", "payee", "person", "contact", "friend", "name"}), "person"),
+    (frozenset({"date", "time", "day", "when"}), "time"),
+    (frozenset({"count", "num", "number", "quantity", "people", "guests", "seats"}), "number"),
+)
+
+
+def _generic(slot: SlotSpec, nlu: NluResult, synonyms: Mapping[str, str]) -> Fill | None:
+    if slot.entity != slot.name or slot.type not in ("text", "float", "any"):
+        return None  # an explicit mapping says which entity fills it
+    words = set(re.split(r"[_\W]+", slot.name.lower()))
+    for hints, kind in _GENERIC:
+        if not words & hints:
+            continue
+        for entity in nlu.entities:
+            if entity.entity != kind:
+                continue
+            value = entity.value
+            if kind == "amount_of_money" and isinstance(value, Mapping):
+                value = value.get("amount")
+            if slot.type == "text" and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            ok, coerced = coerce(
+                slot, str(value) if slot.type == "text" else value, synonyms=synonyms
+            )
+            if ok:
+                return Fill(coerced, "entity")
+        return None
     return None
 
 
