@@ -8,6 +8,7 @@ from botsvc.domain import Customer, DialogueState, IntentScore, NluResult, TurnC
 from botsvc.embedding import Embedder
 from botsvc.flows.descriptions import SIMILARITY_FLOOR, DescriptionRouter
 from botsvc.flows.engine import FlowEngine
+from botsvc.flows.slotfill import from_entity
 from botsvc.nlu.entities import EntityExtractor
 from botsvc.nlu.trainingdata import load_training_data_from_str
 from botsvc.spec.loader import load_flows_from_str
@@ -134,3 +135,20 @@ async def test_a_slot_without_an_entity_of_its_own_takes_the_built_in_one_its_na
         described=router.match(embedder.encode([text])[0]),
     )
     assert [m.text for m in result.messages] == ["Sent 50 to John Smith."]
+
+
+def test_the_last_word_of_a_slots_name_says_which_built_in_entity_fills_it() -> None:
+    # "money" is in the name, but the slot is the recipient
+    spec = load_flows_from_str(TRANSFER.replace("transfer_recipient", "transfer_money_recipient"))
+    text = "send 20 dollars to Joe"
+    extractor = EntityExtractor.from_training_data(load_training_data_from_str(NLU))
+    nlu = NluResult(
+        text=text,
+        intent=IntentScore("nlu_fallback", 0.5),
+        ranking=(),
+        entities=tuple(extractor.extract(text)),
+    )
+    fill = from_entity(spec.slots["transfer_money_recipient"], nlu)
+    assert fill is not None and fill.value == "Joe"
+    amount = from_entity(spec.slots["transfer_amount"], nlu)
+    assert amount is not None and amount.value == "20"

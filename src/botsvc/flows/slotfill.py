@@ -220,10 +220,10 @@ _GENERIC = (
 def _generic(slot: SlotSpec, nlu: NluResult, synonyms: Mapping[str, str]) -> Fill | None:
     if slot.entity != slot.name or slot.type not in ("text", "float", "any"):
         return None  # an explicit mapping says which entity fills it
-    words = set(re.split(r"[_\W]+", slot.name.lower()))
-    for hints, kind in _GENERIC:
-        if not words & hints:
-            continue
+    # the last word of the name says most: `transfer_money_recipient` is a person, not money
+    words = [w for w in reversed(re.split(r"[_\W]+", slot.name.lower())) if w]
+    kinds = [kind for w in words for hints, kind in _GENERIC if w in hints]
+    for kind in dict.fromkeys(kinds):
         for entity in nlu.entities:
             if entity.entity != kind:
                 continue
@@ -237,7 +237,6 @@ def _generic(slot: SlotSpec, nlu: NluResult, synonyms: Mapping[str, str]) -> Fil
             )
             if ok:
                 return Fill(coerced, "entity")
-        return None
     return None
 
 
