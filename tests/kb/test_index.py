@@ -72,7 +72,9 @@ def test_a_failed_build_leaves_the_old_index_serving(project: Path, embedder: Em
     assert [p.name for p in project.iterdir() if p.name.startswith(".")] == []
 
 
-def _build_in_child(kb_dir: Path, index_dir: Path, embedder: Embedder) -> None:
+def _build_in_child(kb_dir: Path, index_dir: Path) -> None:
+    embedder = Embedder(threads=1)
+    embedder.load()
     build_index(kb_dir, index_dir, embedder, progress=False)
 
 
@@ -80,9 +82,9 @@ def test_a_build_killed_midway_never_leaves_a_half_index(project: Path, embedder
     kb_dir, index_dir = project / "kb", project / "kb_index"
     before = _manifest(index_dir)["build_id"]
     (kb_dir / "extra.md").write_text("# Gift wrapping\n\nWe wrap any order for 3 euros.\n")
-    # a forked child shares the loaded model, so the build starts at once
-    child = multiprocessing.get_context("fork").Process(
-        target=_build_in_child, args=(kb_dir, index_dir, embedder)
+    # a spawned child loads its own model: a forked one can hang in torch's thread pool
+    child = multiprocessing.get_context("spawn").Process(
+        target=_build_in_child, args=(kb_dir, index_dir)
     )
     child.start()
     try:
@@ -95,6 +97,8 @@ def test_a_build_killed_midway_never_leaves_a_half_index(project: Path, embedder
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
     finally:
+        if child.is_alive():
+            child.kill()
         child.join()
     assert child.exitcode == -signal.SIGKILL
     assert _manifest(index_dir)["build_id"] == before  # the old index, whole
