@@ -67,3 +67,22 @@ def test_mistakes_in_a_rasa_test_file_are_reported_with_lines() -> None:
     assert (3, "no fixture named 'missing'") in found
     assert (5, "the first step must be a `user` step") in found
     assert (8, "unknown assertion bot_utered") in found
+
+
+def test_slots_a_turn_set_count_fills_resets_and_action_changes() -> None:
+    from botsvc.convtests.runner import _slots_set
+
+    events = [
+        {"event": "slot_filled", "slot": "order_id", "value": "NW-1"},
+        {"event": "flow_completed", "flow": "f", "reset_slots": ["order_id", "email"]},
+        {"event": "flow_cancelled", "flow": "g", "reset_slots": ["recipient", "never_set"]},
+    ]
+    before = {"recipient": "Joe", "email": "a@b.co", "plan": "pro"}
+    after = {"status": "shipped"}  # an action's SlotSet; plan was cleared
+    assert _slots_set(events, before, after) == {
+        "order_id": "NW-1",  # filled, then reset at the flow's end: still set this turn
+        "email": None,
+        "recipient": None,
+        "status": "shipped",
+        "plan": None,
+    }

@@ -134,17 +134,21 @@ async def _preset(store: Store, conversation_id: str, test: ConversationTest) ->
 def _slots_set(
     events: Sequence[Mapping[str, Any]], before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Slots this turn gave a value: from the flow events (a slot reset when its flow ended
-    still counts) and from what changed in the stored slots (an action's SlotSet)."""
+    """Slots this turn set, as Rasa's e2e tests count them: from the flow events (a slot filled
+    and reset when its flow ended still counts; a reset is a set to None) and from what changed
+    in the stored slots (an action's SlotSet)."""
     out: dict[str, Any] = {}
     for e in events:
         if e.get("event") in ("slot_filled", "slot_prefilled", "slot_set") and "slot" in e:
             out[str(e["slot"])] = e.get("value")
         elif e.get("event") == "slots_set":
             out.update(e.get("slots") or {})
+        elif e.get("reset_slots"):  # a flow ended: its slots were set back to nothing
+            out.update({str(s): None for s in e["reset_slots"] if s not in out and s in before})
     for name, value in after.items():
         if name not in before or before[name] != value:
             out[name] = value
+    out.update({name: None for name in before if name not in after})
     return out
 
 
