@@ -114,7 +114,11 @@ def test_flows_come_from_every_file_under_data(files: ProjectFiles) -> None:
         "track_order",
         "pattern_cancel_flow",
         "pattern_human_handoff",
+        "rule_say_hello",  # a Rasa rule of the simplest kind: an intent, then actions
     }
+    hello = flows["rule_say_hello"]
+    assert [t.intent for t in hello.triggers] == ["greet"]
+    assert [s.action for s in hello.steps.values() if isinstance(s, ActionStep)] == ["utter_greet"]
     choose = flows["choose_delivery"]
     assert choose.file == "data/flows/delivery.yml"
     assert [(t.intent, t.confidence_threshold) for t in choose.triggers] == [
@@ -201,14 +205,14 @@ def test_warnings_name_the_file_and_line(files: ProjectFiles) -> None:
         return file, line_of(RASAPRO, file, needle)
 
     expected = {
-        at("data/rules.yml", "rules:"),
+        at("data/rules.yml", "- rule: only at the start"),
         at("domain/delivery.yml", "validation:"),
         at("domain/delivery.yml", "custom:"),
         at("domain/shared.yml", "condition:"),
     }
     assert expected <= {(p.file, p.line) for p in files.warnings}
     rules = next(p for p in files.warnings if p.file == "data/rules.yml")
-    assert str(rules).startswith(f"data/rules.yml:{rules.line}: warning: Rasa `rules`")
+    assert str(rules).startswith(f"data/rules.yml:{rules.line}: warning: this Rasa rule is not run")
 
 
 def test_rasa_keys_botsvc_does_not_use_are_never_errors(files: ProjectFiles) -> None:

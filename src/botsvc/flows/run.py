@@ -25,6 +25,7 @@ from botsvc.flows.responses import render_response
 from botsvc.flows.slotfill import Fill, from_entity
 from botsvc.spec.model import FlowSpec, is_response
 from botsvc.spec.rasa_defaults import BUILTIN_ACTIONS, RUN_BUILTINS
+from botsvc.spec.rasa_layout import RULE_PREFIX
 from botsvc.spec.steps import (
     END,
     ActionStep,
@@ -124,10 +125,13 @@ class FlowRun:
         """Put `flow` on top of the stack and run it until it waits or ends."""
         self.state.stack.append(FlowFrame(flow_id=flow.id, step_id=flow.first_step))
         self.note(event, flow=flow.id, **detail)
-        if ROUTED_TO_FLOWS in self.spec.slots and self.state.slots.get(ROUTED_TO_FLOWS) is not True:
-            # Rasa's coexistence router marks a session its flows (CALM) have taken over
-            self.state.slots[ROUTED_TO_FLOWS] = True
-            self.note("slot_set", slot=ROUTED_TO_FLOWS, value=True)
+        if ROUTED_TO_FLOWS in self.spec.slots and not flow.id.startswith("pattern_"):
+            # Rasa's coexistence router marks which side took the session: its flows (CALM),
+            # or the NLU-based side, whose rules botsvc runs as `rule_*` flows
+            calm = not flow.id.startswith(RULE_PREFIX)
+            if self.state.slots.get(ROUTED_TO_FLOWS) is not calm:
+                self.state.slots[ROUTED_TO_FLOWS] = calm
+                self.note("slot_set", slot=ROUTED_TO_FLOWS, value=calm)
         self.prefill(flow)
         await self.proceed(flow.first_step)
 

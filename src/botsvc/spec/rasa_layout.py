@@ -3,7 +3,8 @@
 Rasa Pro lays a bot out as
 
     domain.yml or domain/**.yml  slots, responses, actions (and intents, entities, forms, ...)
-    data/**.yml                  `flows:` and `nlu:` (and `rules:`/`stories:`, not run here)
+    data/**.yml                  `flows:` and `nlu:`; simple `rules:` (an intent, then actions) as
+                                 flows; `stories:` are not run
     endpoints.yml                `action_endpoint.url`
     docs/                        the knowledge base
     actions/, config.yml         the action server and the model pipeline: not read
@@ -15,9 +16,12 @@ every problem keeps the file's real line numbers and no reader warns about anoth
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from botsvc.errors import Problem
 from botsvc.spec.rasa_defaults import DEFAULTS, DEFAULTS_FILE
@@ -32,6 +36,7 @@ DOMAIN_ONLY_KEYS = frozenset(
 _FLOW_KEYS = frozenset({"version", "flows"})
 _NLU_KEYS = frozenset({"version", "nlu"})
 _STORY_KEYS = ("rules", "stories")
+RULE_PREFIX = "rule_"  # flows made from Rasa rules: the NLU-based side of a coexistence bot
 Document = tuple[str, str]  # (file relative to the project, text)
 
 
@@ -129,17 +134,56 @@ def _route_data_file(
         spec.append((file, _keep(text, source, _FLOW_KEYS)))
     if "nlu" in keys:
         nlu.append((file, _keep(text, source, _NLU_KEYS)))
+    if "rules" in keys:
+        flows, skipped = _rule_flows(source)
+        problems += skipped
+        if flows:
+            spec.append((f"{file} (rules)", json.dumps({"flows": flows}, indent=1)))
+
+
+def _rule_flows(source: Source) -> tuple[dict[str, Any], list[Problem]]:
+    """Rasa rules of the simplest kind, an intent answered by actions, become flows triggered by
+    that intent (`rule_<name>`); the others (conditions, forms, slot checks) are skipped."""
+    flows: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for i, rule in enumerate(source.data.get("rules") or []):
+        steps = rule.get("steps") if isinstance(rule, dict) else None
+        simple = (
+            isinstance(steps, list)
+            and len(steps) >= 2
+            and set(rule) <= {"rule", "steps"}
+            and isinstance(steps[0], dict)
+            and set(steps[0]) == {"intent"}
+            and all(isinstance(s, dict) and set(s) == {"action"} for s in steps[1:])
+        )
+        if not simple or not isinstance(steps, list):
+            problems.append(
+                source.problem(
+                    ("rules", i),
+                    "this Rasa rule is not run by botsvc (only `intent` then `action` steps are)",
+                    severity="warning",
+                )
+            )
+            continue
+        name = str(rule.get("rule") or f"rule {i + 1}")
+        flow_id = RULE_PREFIX + (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or str(i))
+        flows[flow_id] = {
+            "description": f"Rasa rule: {name}",
+            "nlu_trigger": [{"intent": str(steps[0]["intent"])}],
+            "steps": [{"action": str(s["action"])} for s in steps[1:]],
+        }
+    return flows, problems
 
 
 def _skipped_data_keys(source: Source) -> list[Problem]:
     out = []
     for key in source.data:
-        if key in _STORY_KEYS:
+        if key == "stories":
             message = (
                 f"Rasa `{key}` are not run by botsvc (it runs flows started by intents); "
                 "the section is skipped"
             )
-        elif key not in _FLOW_KEYS | _NLU_KEYS:
+        elif key not in {*_FLOW_KEYS, *_NLU_KEYS, "rules"}:
             message = f"top-level key {key!r} of a data file is not used and is skipped"
         else:
             continue
