@@ -838,3 +838,13 @@ async def test_stating_the_asked_slot_is_an_answer_not_another_flows_trigger() -
     await other.say("I forgot my password", "reset_password")
     pushed = await other.say("I also want to change my email", "change_email", confidence=0.8)
     assert texts(pushed)[0] == "Go to Settings to change your email."
+
+
+@pytest.mark.parametrize(
+    "text", ["Actually, cancel that please.", "ah, one moment, stop that", "never mind, thanks"]
+)
+async def test_a_cancel_inside_a_longer_message_leaves_the_flow(spec: FlowSpec, text: str) -> None:
+    chat = Chat(spec)
+    await chat.say("I want a refund", "request_refund")
+    result = await chat.say(text)
+    assert result.state.stack == [] and "flow_cancelled" in events(result)

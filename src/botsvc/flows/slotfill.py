@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 CANCEL_INTENT = "cancel"
+CANCEL_INTENTS = frozenset({CANCEL_INTENT, "stop"})  # "stop" is what many Rasa projects call it
 FAQ_INTENT = "faq"
 AFFIRM_INTENT = "affirm"
 DENY_INTENT = "deny"
@@ -173,8 +174,20 @@ def normalise(text: str) -> str:
     return " ".join(text.lower().split()).strip(" .!?,;:")
 
 
+# "actually, cancel that please", "ah, one moment, stop that": a cancel inside a longer message
+_CANCEL_INSIDE = re.compile(
+    r"\b(?:cancel|stop|abort|scrap|drop) (?:that|it|this|the \w+)\b|\bnever ?mind\b"
+    r"|\bforget (?:it|about it|that)\b",
+    re.IGNORECASE,
+)
+
+
 def is_cancel(nlu: NluResult) -> bool:
-    return nlu.intent.name == CANCEL_INTENT or normalise(nlu.text) in CANCEL_PHRASES
+    return (
+        nlu.intent.name in CANCEL_INTENTS
+        or normalise(nlu.text) in CANCEL_PHRASES
+        or _CANCEL_INSIDE.search(nlu.text) is not None
+    )
 
 
 def is_question(text: str) -> bool:
