@@ -27,6 +27,7 @@ from typing import Any
 from botsvc.domain import Entity
 from botsvc.nlu.dates import find_dates
 from botsvc.nlu.names import find_person_names
+from botsvc.nlu.numberwords import SMALL_NUMBER_WORDS
 from botsvc.nlu.phones import find_phone_numbers
 
 EXTRACTOR = "builtin"
@@ -94,33 +95,7 @@ _AMOUNT = re.compile(
 _CURRENCY_AFTER = re.compile(rf"\s+(?P<unit>{_WORD})\b", re.IGNORECASE)
 _NUMBER = re.compile(rf"(?<![\w.\-/])(?:-(?=\d))?(?:{_QTY})(?![\w\-/]|\.\d)", re.IGNORECASE)
 
-_UNITS = {
-    w: i
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-        ]
-    )
-}
+_UNITS = {w: i for i, w in enumerate(SMALL_NUMBER_WORDS)}
 _TENS = {
     w: 10 * (i + 2)
     for i, w in enumerate(

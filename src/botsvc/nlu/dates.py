@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from botsvc.nlu.numberwords import SMALL_NUMBER_WORDS
+
 Found = tuple[int, int, str]
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -47,25 +49,7 @@ _YEAR = r"(?:,?\s+(?:19|20)\d\d)"
 _QUANTITY = r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d{1,3})"
 _UNIT = r"(?P<unit>minute|min|hour|hr|day|week|month|year)s?"
 _AP = r"(?P<ap>[ap]\.m\.|[ap]m(?!\w))"
-_HOUR_WORDS = {
-    w: i + 1
-    for i, w in enumerate(
-        [
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-        ]
-    )
-}
+_HOUR_WORDS = {w: i for i, w in enumerate(SMALL_NUMBER_WORDS) if 1 <= i <= 12}
 # The gate: a message without one of these words or digit shapes has no date, and costs a
 # tokenisation and a set lookup (a regex alternation of the same words costs ten times more).
 _DATE_WORDS = """
