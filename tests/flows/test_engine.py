@@ -848,3 +848,28 @@ async def test_a_cancel_inside_a_longer_message_leaves_the_flow(spec: FlowSpec, 
     await chat.say("I want a refund", "request_refund")
     result = await chat.say(text)
     assert result.state.stack == [] and "flow_cancelled" in events(result)
+
+
+PAYMENTS = """\
+slots:
+  payment_type: {type: categorical, values: [direct debit, standing order]}
+responses:
+  utter_ask_payment_type: [{text: "Which type of payment?"}]
+  utter_set_up: [{text: "Setting up a {payment_type}."}]
+flows:
+  setup_recurrent_payment:
+    description: Set up a recurring payment.
+    steps:
+      - collect: payment_type
+      - action: utter_set_up
+"""
+
+
+async def test_a_flow_named_like_the_intent_starts_and_takes_a_value_named_up_front() -> None:
+    chat = Chat(load_flows_from_str(PAYMENTS))
+    result = await chat.say("I want to set up a new standing order", "setup_recurrent_payment")
+    assert texts(result) == ["Setting up a standing order."]
+    assert "flow_named_like_intent" in events(result)
+    other = Chat(load_flows_from_str(PAYMENTS))
+    asked = await other.say("I want a recurring payment", "setup_recurrent_payment")
+    assert texts(asked) == ["Which type of payment?"]  # nothing named: asked as usual

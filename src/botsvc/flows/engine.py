@@ -161,6 +161,15 @@ class FlowEngine:
                 run.note("flow_guard_false", flow=flow.id, guard=flow.guard.source)
                 continue
             return flow
+        # a flow without nlu_trigger named like the intent: Rasa projects often train an intent
+        # per flow ("verify_account") for their NLU side
+        named = self.spec.flows.get(intent.name)
+        if named is not None and not named.triggers:
+            if named.guard and not named.guard.evaluate(slots=run.slots(), context=run.context):
+                run.note("flow_guard_false", flow=named.id, guard=named.guard.source)
+                return None
+            run.note("flow_named_like_intent", flow=named.id)
+            return named
         return None
 
     async def _start(self, run: FlowRun, described: FlowMatch | None) -> FlowResult:

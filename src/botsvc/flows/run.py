@@ -22,7 +22,7 @@ from botsvc.domain import (
 from botsvc.errors import ActionServerError
 from botsvc.flows.actions import ActionClient, ActionResult, latest_message
 from botsvc.flows.responses import render_response
-from botsvc.flows.slotfill import Fill, from_entity
+from botsvc.flows.slotfill import Fill, from_answer, from_entity
 from botsvc.spec.model import FlowSpec, is_response
 from botsvc.spec.rasa_defaults import BUILTIN_ACTIONS, RUN_BUILTINS
 from botsvc.spec.rasa_layout import RULE_PREFIX
@@ -273,6 +273,10 @@ class FlowRun:
             if self.state.slots.get(step.slot) is not None or key in self._used_entities:
                 continue
             fill = from_entity(slot, self.nlu)
+            if fill is None and slot.type == "categorical":
+                # "set up a standing order payment" names the payment type before it is asked;
+                # only the value itself, not a synonym (an aside is no answer yet)
+                fill = from_answer(slot, self.nlu, strict=False)
             if fill is not None:
                 self.state.slots[step.slot] = fill.value
                 self._used_entities.add(key)
