@@ -19,6 +19,7 @@ from botsvc.domain import (
     TurnContext,
 )
 from botsvc.flows.engine import FlowEngine, FlowResult
+from botsvc.nlu.parser import parse_payload
 from botsvc.spec.loader import load_flows_from_str
 from botsvc.spec.model import FlowSpec
 
@@ -873,3 +874,20 @@ async def test_a_flow_named_like_the_intent_starts_and_takes_a_value_named_up_fr
     other = Chat(load_flows_from_str(PAYMENTS))
     asked = await other.say("I want a recurring payment", "setup_recurrent_payment")
     assert texts(asked) == ["Which type of payment?"]  # nothing named: asked as usual
+
+
+async def test_a_set_slots_button_answers_the_question_and_fills_later_slots(
+    spec: FlowSpec,
+) -> None:
+    chat = Chat(spec)
+    await chat.say("I want a refund", "request_refund")
+    payload = parse_payload("/SetSlots(order_id=AB-123456, amount=25)")
+    assert payload is not None
+    result = await chat.engine.handle(payload, chat.state, chat.ctx)
+    assert result.state.slots["order_id"] == "AB-123456"
+    assert result.state.slots["amount"] == 25.0  # filled before it was asked
+    assert texts(result)[-1].startswith("Refund 25 for AB-123456")
+    done = await chat.engine.handle(
+        parse_payload("/SetSlots(confirm=false)") or payload, result.state, chat.ctx
+    )
+    assert texts(done) == ["Okay, nothing changed."]

@@ -73,8 +73,46 @@ class NluParser:
         return first - second < self.ambiguity_margin and first + second >= self.model.threshold
 
 
+# Rasa Pro's button command: `/SetSlots(confirmation=true, amount=50)`
+_SET_SLOTS = re.compile(r"^\s*/SetSlots\((?P<pairs>.*)\)\s*$", re.DOTALL)
+
+
+def _slot_value(raw: str) -> Any:
+    value = raw.strip().strip("'\"")
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return int(value) if re.fullmatch(r"-?\d+", value) else float(value)
+    except ValueError:
+        return value
+
+
+def _set_slots(text: str) -> NluResult | None:
+    """`/SetSlots(name=value, ...)` as entities named like the slots, which fill them as an
+    answer does; no intent, so it starts nothing on its own."""
+    match = _SET_SLOTS.match(text)
+    if match is None:
+        return None
+    start, end = match.start("pairs"), match.end("pairs")
+    entities = tuple(
+        Entity(name.strip(), _slot_value(value), start, end, extractor="set_slots")
+        for pair in match.group("pairs").split(",")
+        if "=" in pair
+        for name, value in [pair.split("=", 1)]
+        if name.strip()
+    )
+    fallback = IntentScore(FALLBACK_INTENT, 1.0)
+    return NluResult(text=text, intent=fallback, ranking=(fallback,), entities=entities)
+
+
 def parse_payload(text: str) -> NluResult | None:
-    """A Rasa button payload as an NLU result (confidence 1.0 unless ``@0.8`` says otherwise)."""
+    """A Rasa button payload as an NLU result (confidence 1.0 unless ``@0.8`` says otherwise):
+    `/intent{"entity": "value"}`, or Rasa Pro's `/SetSlots(name=value, ...)`."""
+    if (slots := _set_slots(text)) is not None:
+        return slots
     match = _PAYLOAD.match(text)
     if match is None:
         return None
