@@ -130,6 +130,7 @@ class DialogueState(BaseModel):
     consecutive_fallbacks: int = 0
     recent_texts: list[str] = Field(default_factory=list)  # last customer texts, newest last
     sentiments: list[float] = Field(default_factory=list)  # per customer turn, newest last
+    corrections: dict[str, Any] = Field(default_factory=dict)  # waiting for pattern_correction
 
     @property
     def active(self) -> FlowFrame | None:

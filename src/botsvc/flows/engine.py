@@ -47,6 +47,7 @@ from botsvc.domain import (
     condition_context,
 )
 from botsvc.flows.actions import ActionClient, rasa_domain
+from botsvc.flows.corrections import find_correction
 from botsvc.flows.descriptions import FlowMatch
 from botsvc.flows.run import FLOW_CHANGED_TEXT, FlowRun
 from botsvc.flows.slotfill import (
@@ -191,6 +192,16 @@ class FlowEngine:
             return await self._human_request(run)
         if is_cancel(nlu):
             await run.cancel()
+            return _result(run, "handled")
+        corrected = find_correction(
+            nlu,
+            spec=self.spec,
+            flow=self.spec.flows[frame.flow_id],
+            asking=step.slot,
+            slots=run.state.slots,
+        )
+        if corrected:
+            await run.correct(corrected, step, frame)
             return _result(run, "handled")
         # a confident trigger of another flow wins over reading this message as the answer:
         # "where is order NW-447120?" while the refund waits for a number checks that order

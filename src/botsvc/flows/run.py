@@ -49,6 +49,8 @@ ACTION_FAILED_TEXT = (
 CANCELLED_TEXT = "Okay, I've stopped that. Is there anything else I can help you with?"
 ROUTED_TO_FLOWS = "route_session_to_calm"
 CANCEL_PATTERN, COMPLETED_PATTERN = "pattern_cancel_flow", "pattern_completed"
+CORRECTION_PATTERN = "pattern_correction"
+CORRECTED_TEXT = "Okay, I've updated that."
 FLOW_CHANGED_TEXT = (
     "Sorry, what we were doing has just been changed on our side, so I had to stop it. "
     "Could you tell me again what you need?"
@@ -170,6 +172,27 @@ class FlowRun:
             return False
         await self.start(pattern, event="flow_started", reason="completed", after=flow.id)
         return True
+
+    async def correct(self, corrected: dict[str, Any], step: CollectStep, frame: FlowFrame) -> None:
+        """An earlier answer corrected: Rasa's pattern_correction confirms it if the project has
+        one (its `action_correct_flow_slot` applies it); else it is applied and the question
+        asked again."""
+        self.note("correction", slots=dict(corrected))
+        pattern = self.spec.flows.get(CORRECTION_PATTERN)
+        if pattern is not None:
+            self.state.corrections = dict(corrected)
+            self.context["corrected_slots"] = dict(corrected)
+            self.context["is_reset_only"] = False
+            await self.start(pattern, event="flow_started", reason="correction")
+            return
+        self._apply_corrections(corrected)
+        self.say_or("utter_corrected_previous_input", CORRECTED_TEXT)
+        self.ask(step, frame)
+
+    def _apply_corrections(self, corrected: Mapping[str, Any]) -> None:
+        for name, value in corrected.items():
+            self.state.slots[name] = value
+            self.note("slot_set", slot=name, value=value, by="correction")
 
     async def cancel(self) -> None:
         frame = self.state.stack[-1]
@@ -356,6 +379,9 @@ class FlowRun:
             self.end_all(event="flows_restarted", action=name)
         elif name == "action_clean_stack":
             self.end_all(event="flows_cleaned", action=name)
+        elif name == "action_correct_flow_slot":
+            self._apply_corrections(self.state.corrections)
+            self.state.corrections = {}
         self.note("action_called", action=name, builtin=True, done=name in RUN_BUILTINS)
 
     async def call(self, name: str) -> ActionResult | None:

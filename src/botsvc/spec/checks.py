@@ -199,7 +199,9 @@ def _check_starts(p: SpecParts) -> list[Problem]:
 
 
 # Rasa patterns that the flows runtime starts by itself, as Rasa does
-RUN_PATTERNS = frozenset({"pattern_cancel_flow", "pattern_completed", "pattern_human_handoff"})
+RUN_PATTERNS = frozenset(
+    {"pattern_cancel_flow", "pattern_completed", "pattern_correction", "pattern_human_handoff"}
+)
 
 
 def _never_starts(flow: Flow) -> str | None:

@@ -97,6 +97,7 @@ RUN_BUILTINS = frozenset(
     {
         "action_cancel_flow",  # the flow is cancelled before pattern_cancel_flow runs
         "action_clean_stack",
+        "action_correct_flow_slot",
         "action_deactivate_loop",
         "action_extract_slots",
         "action_listen",
