@@ -194,6 +194,9 @@ def test_codes_dates_and_impossible_numbers_are_not_phone_numbers(text: str) -> 
         ("ship it to Jean-Luc Picard, thanks", ["Jean-Luc Picard"]),
         ("a parcel from José", ["José"]),
         ("fly to Hamburg", ["Hamburg"]),  # ambiguous, accepted: a bot's city lookup wins it
+        ("send John 50", ["John"]),
+        ("pay Maria Lopez $20 please", ["Maria Lopez"]),
+        ("Sorry, I meant to say Joe", ["Joe"]),
     ],
 )
 def test_person_names_after_to_for_from(text: str, names: list[str]) -> None:
@@ -214,6 +217,9 @@ def test_person_names_after_to_for_from(text: str, names: list[str]) -> None:
         "deliver to John Smith Street 5",
         "Maria here, where is my order",
         "a refund for Order NW-123456",
+        "send Monday 50",
+        "send me 50",
+        "I meant the blue one",
     ],
 )
 def test_lower_case_product_calendar_and_title_case_words_are_not_names(text: str) -> None:

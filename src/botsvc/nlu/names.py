@@ -1,4 +1,5 @@
-"""Person names after "to", "for" or "from": "send 50 to John Smith", "a table for Maria".
+"""Person names after "to", "for" or "from" ("send 50 to John Smith", "a table for Maria"), a
+payee after a verb of paying ("send John 50") and a name given as a correction ("I meant Joe").
 
 A heuristic, not a model (spaCy would cost seconds and hundreds of MB per process): one to three
 capitalised words, after one of those words, ending the sentence or followed by punctuation or a
@@ -27,6 +28,15 @@ _AFTER = (
 _NAME = re.compile(
     rf"\b(?i:to|for|from)\s+(?P<name>(?:{_TITLE}\s+)?{_WORD}(?:\s+{_WORD}){{0,2}}){_AFTER}"
 )
+# "send John 50", "pay Maria $20": a payee right after a verb of paying, before the amount
+_PAYEE = re.compile(
+    rf"\b(?i:send|pay|transfer|wire|give)\s+(?P<name>{_WORD}(?:\s+{_WORD})?)"
+    r"(?=\s+(?:[$€£]\s?)?\d|\s+(?i:some|the|my|a|an)\b)"
+)
+# "I meant Joe", "sorry, I meant to say Joe": a name given as a correction
+_MEANT = re.compile(
+    rf"\b(?i:i meant(?: to say)?|i mean)\s+(?P<name>{_WORD}(?:\s+{_WORD})?){_AFTER}"
+)
 # Capitalised words after "to"/"for"/"from" that customers write and that name no one.
 _NOT_NAME_WORDS = """
     monday tuesday wednesday thursday friday saturday sunday january february march april may
@@ -51,7 +61,11 @@ def find_person_names(text: str) -> list[Found]:
     if _mostly_capitalised(text):
         return []
     found: list[Found] = []
-    for m in _NAME.finditer(text):
+    matches = sorted(
+        (m for pattern in (_NAME, _PAYEE, _MEANT) for m in pattern.finditer(text)),
+        key=lambda m: m.start("name"),
+    )
+    for m in matches:
         name = m.group("name")
         words = re.findall(r"[^\W\d_]+", name)
         if any(w.lower() in _NOT_NAMES for w in words):
