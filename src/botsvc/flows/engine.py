@@ -143,10 +143,7 @@ class FlowEngine:
         if by_intent is not None or described is None:
             return by_intent
         flow = self.spec.flows.get(described.flow_id)
-        if flow is None:
-            return None
-        if flow.guard and not flow.guard.evaluate(slots=run.slots(), context=run.context):
-            run.note("flow_guard_false", flow=flow.id, guard=flow.guard.source)
+        if flow is None or not _guard_holds(run, flow):
             return None
         run.note("flow_matched_description", flow=flow.id, score=round(described.score, 3))
         return flow
@@ -158,17 +155,12 @@ class FlowEngine:
             if not any(t is None or intent.confidence >= t for t in thresholds):
                 run.note("trigger_below_threshold", flow=flow.id, confidence=intent.confidence)
                 continue
-            if flow.guard and not flow.guard.evaluate(slots=run.slots(), context=run.context):
-                run.note("flow_guard_false", flow=flow.id, guard=flow.guard.source)
-                continue
-            return flow
+            if _guard_holds(run, flow):
+                return flow
         # a flow without nlu_trigger named like the intent: Rasa projects often train an intent
         # per flow ("verify_account") for their NLU side
         named = self.spec.flows.get(intent.name)
-        if named is not None and not named.triggers:
-            if named.guard and not named.guard.evaluate(slots=run.slots(), context=run.context):
-                run.note("flow_guard_false", flow=named.id, guard=named.guard.source)
-                return None
+        if named is not None and not named.triggers and _guard_holds(run, named):
             run.note("flow_named_like_intent", flow=named.id)
             return named
         return None
@@ -339,3 +331,11 @@ def _states_the_slot(slot: SlotSpec, text: str) -> bool:
         return False
     pattern = rf"^\s*(?:(?:my|the|our|new)\s+)*{words}\s*(?:is|was|=|:|'s)(?:\s|$)"
     return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _guard_holds(run: FlowRun, flow: Flow) -> bool:
+    """The flow's `if`, which every way of starting it must pass."""
+    if flow.guard is None or flow.guard.evaluate(slots=run.slots(), context=run.context):
+        return True
+    run.note("flow_guard_false", flow=flow.id, guard=flow.guard.source)
+    return False
