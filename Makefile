@@ -31,6 +31,7 @@ run: prepare
 	@mkdir -p var; $(BIN)/python -m rasa_sdk --actions actions -p $(ACTIONS_PORT) >var/actions.log 2>&1 & \
 	  echo $$! >.actions.pid; \
 	  trap 'kill $$(cat .actions.pid) 2>/dev/null; rm -f .actions.pid' EXIT INT TERM; \
+	  BOTSVC_ACTION_ENDPOINT=http://127.0.0.1:$(ACTIONS_PORT)/webhook \
 	  $(BIN)/botsvc serve --host $(HOST) --port $(PORT)
 
 # The whole suite, with its line and branch coverage of src/botsvc printed at the end.
