@@ -131,6 +131,7 @@ class DialogueState(BaseModel):
     recent_texts: list[str] = Field(default_factory=list)  # last customer texts, newest last
     sentiments: list[float] = Field(default_factory=list)  # per customer turn, newest last
     corrections: dict[str, Any] = Field(default_factory=dict)  # waiting for pattern_correction
+    clarification: list[str] = Field(default_factory=list)  # flows offered, for the next message
 
     @property
     def active(self) -> FlowFrame | None:

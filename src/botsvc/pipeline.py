@@ -31,12 +31,15 @@ from botsvc.domain import (
     Vector,
     condition_context,
 )
-from botsvc.flows.descriptions import DescriptionRouter
+from botsvc.flows.descriptions import DescriptionRouter, FlowMatch
 from botsvc.flows.engine import FlowEngine, FlowResult
+from botsvc.flows.slotfill import is_question
 from botsvc.kb.retrieval import KnowledgeBase
 from botsvc.spec.model import FlowSpec
 
 RECENT_TEXTS = 5
+SEARCH_PATTERN = "pattern_search"  # Rasa's pattern for knowledge answers: botsvc's KB runs it
+QUESTION_MARGIN = 0.1  # above the description threshold, a question starts its flow anyway
 
 # Said when the project defines no response of that name.
 DEFAULT_TEXTS = {
@@ -109,7 +112,15 @@ class Pipeline:
                 )
 
         started = time.perf_counter()
-        described = self.router.match(vector) if self.router is not None else None
+        described = self.router.match(vector, nlu.text) if self.router is not None else None
+        answer: KbAnswer | None = None
+        consulted = False
+        if described is not None and self._question_for_kb(nlu, described):
+            # a question the knowledge base answers is no request to start the flow it is
+            # about ("are transfers free?"), unless it is very close to the flow's description
+            answer, consulted = self._answer(nlu, vector, notes), True
+            if answer is not None:
+                described = None
         result = await self.engine.handle(nlu, state, ctx, described=described)
         notes.flow = FlowTrace(status=result.status, events=result.trace, ms=_ms(started))
         state = result.state
@@ -117,7 +128,10 @@ class Pipeline:
         if result.status == "handled":
             return self._after_flow(result, nlu, state, ctx, notes)
 
-        answer = self._answer(nlu, vector, notes)
+        if not consulted:
+            answer = self._answer(nlu, vector, notes)
+        if answer is not None and SEARCH_PATTERN in self.spec.flows:
+            notes.flow = _searched(notes.flow)
         if result.status == "digression":
             if answer is not None:
                 return self._outcome(
@@ -173,6 +187,11 @@ class Pipeline:
         return self._outcome(
             "flow", result.messages, nlu, state, notes, "handled by flow", flow=result.position
         )
+
+    def _question_for_kb(self, nlu: NluResult, described: FlowMatch) -> bool:
+        if described.candidates or not is_question(nlu.text) or self.router is None:
+            return False
+        return described.score < self.router.threshold + QUESTION_MARGIN
 
     def _answer(self, nlu: NluResult, vector: Vector, notes: _Notes) -> KbAnswer | None:
         started = time.perf_counter()
@@ -296,6 +315,17 @@ class Pipeline:
             state=state,
             trace=notes.freeze(decision),
         )
+
+
+def _searched(flow: FlowTrace | None) -> FlowTrace:
+    """The KB answered: in a Rasa project, that is its pattern_search starting and ending."""
+    events = (
+        {"event": "flow_started", "flow": SEARCH_PATTERN, "reason": "knowledge"},
+        {"event": "flow_completed", "flow": SEARCH_PATTERN, "step": "action_trigger_search"},
+    )
+    if flow is None:
+        return FlowTrace(status="not_handled", events=events, ms=0.0)
+    return replace(flow, events=flow.events + events)
 
 
 def _ms(started: float) -> float:

@@ -342,7 +342,7 @@ async def test_ask_before_filling_asks_with_the_step_utter(spec: FlowSpec) -> No
     chat.state = DialogueState(slots={"email": "old@example.com"})
     result = await chat.say("new email a@b.c", "update_email", entities=[("email", "a@b.c")])
     assert texts(result) == ["Which email address should we use?"]
-    done = await chat.say("new@example.com")
+    done = await chat.say("new@example.com", entities=[("email", "new@example.com")])
     assert texts(done) == ["Email set to new@example.com."]
 
 

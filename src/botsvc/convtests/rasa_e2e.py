@@ -277,22 +277,30 @@ def _flow_ended(kind: str) -> Any:
 
 
 def _slot_was_set(want: Any, outcome: Mapping[str, Any], _: Any) -> tuple[Any, bool]:
-    got: Mapping[str, Any] = outcome.get("slots_set") or {}
+    """Each slot named was set this turn (to the value given, by any of its SlotSets)."""
+    got: Mapping[str, list[Any]] = outcome.get("slots_set") or {}
     items = [_slot_item(w) for w in (want or [])]
     ok = all(
-        i["name"] in got and ("value" not in i or _same(got[i["name"]], i["value"])) for i in items
+        i["name"] in got and ("value" not in i or any(_same(v, i["value"]) for v in got[i["name"]]))
+        for i in items
     )
-    return dict(got), ok
+    return _shown_slots(got), ok
 
 
 def _slot_was_not_set(want: Any, outcome: Mapping[str, Any], _: Any) -> tuple[Any, bool]:
-    got: Mapping[str, Any] = outcome.get("slots_set") or {}
+    got: Mapping[str, list[Any]] = outcome.get("slots_set") or {}
     items = [_slot_item(w) for w in (want or [])]
     ok = all(
-        i["name"] not in got or ("value" in i and not _same(got[i["name"]], i["value"]))
+        i["name"] not in got
+        or ("value" in i and not any(_same(v, i["value"]) for v in got[i["name"]]))
         for i in items
     )
-    return dict(got), ok
+    return _shown_slots(got), ok
+
+
+def _shown_slots(got: Mapping[str, list[Any]]) -> dict[str, Any]:
+    """One value per slot where it was set once, else the values in order."""
+    return {name: values[0] if len(values) == 1 else values for name, values in got.items()}
 
 
 def _action_executed(want: Any, outcome: Mapping[str, Any], _: Any) -> tuple[Any, bool]:
@@ -324,8 +332,16 @@ def _bot_did_not_utter(want: Any, _: Mapping[str, Any], messages: list[Any]) -> 
     return _shown(messages), not any(_uttered(want, m) for m in messages)
 
 
-def _clarification(want: Any, _: Mapping[str, Any], messages: list[Any]) -> tuple[Any, bool]:
-    offered = [str(b.get("title") or "") for m in messages for b in m.get("buttons") or ()]
+def _clarification(want: Any, outcome: Mapping[str, Any], messages: list[Any]) -> tuple[Any, bool]:
+    """The flows pattern_clarification offered (by name, as Rasa's `context.names`), or the
+    buttons of a choice when the project offers it with buttons."""
+    offered = [
+        str(name)
+        for e in _events(outcome, _STARTED)
+        if e.get("flow") == "pattern_clarification"
+        for name in e.get("names") or ()
+    ]
+    offered += [str(b.get("title") or "") for m in messages for b in m.get("buttons") or ()]
     wanted = [str(w) for w in (want if isinstance(want, list) else [want])]
     ok = all(any(w.lower() in o.lower() for o in offered) for w in wanted)
     return offered, ok

@@ -133,22 +133,32 @@ async def _preset(store: Store, conversation_id: str, test: ConversationTest) ->
 
 def _slots_set(
     events: Sequence[Mapping[str, Any]], before: Mapping[str, Any], after: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Slots this turn set, as Rasa's e2e tests count them: from the flow events (a slot filled
-    and reset when its flow ended still counts; a reset is a set to None) and from what changed
-    in the stored slots (an action's SlotSet)."""
-    out: dict[str, Any] = {}
+) -> dict[str, list[Any]]:
+    """Every value each slot was set to this turn, in order, as Rasa's e2e tests count SlotSet
+    events: from the flow events (a fill, a rejection or a flow's end setting it back to None)
+    and from what changed in the stored slots (an action's SlotSet)."""
+    out: dict[str, list[Any]] = {}
+
+    def put(name: Any, value: Any) -> None:
+        out.setdefault(str(name), []).append(value)
+
     for e in events:
         if e.get("event") in ("slot_filled", "slot_prefilled", "slot_set") and "slot" in e:
-            out[str(e["slot"])] = e.get("value")
+            put(e["slot"], e.get("value"))
         elif e.get("event") == "slots_set":
-            out.update(e.get("slots") or {})
+            for name, value in (e.get("slots") or {}).items():
+                put(name, value)
+        elif e.get("event") == "slot_rejected" and "slot" in e:  # Rasa sets it back to None
+            put(e["slot"], None)
         elif e.get("reset_slots"):  # a flow ended: its slots were set back to nothing
-            out.update({str(s): None for s in e["reset_slots"] if s not in out and s in before})
+            for name in e["reset_slots"]:
+                put(name, None)
     for name, value in after.items():
-        if name not in before or before[name] != value:
-            out[name] = value
-    out.update({name: None for name in before if name not in after})
+        if (name not in before or before[name] != value) and out.get(name, [object()])[-1] != value:
+            put(name, value)
+    for name in before:
+        if name not in after and out.get(name, [object()])[-1] is not None:
+            put(name, None)
     return out
 
 

@@ -1,10 +1,13 @@
-"""Starting a flow that has no `nlu_trigger` from its description, where Rasa Pro asks an LLM.
+"""Starting a flow from its description, where Rasa Pro asks an LLM.
 
-Each such flow is embedded once (its description, and its name when it has one); a message starts
-the flow its vector is closest to, when close enough. "Close enough" is calibrated on the
-project's own training data, as the intent threshold is: on the flows that have both a trigger and
-a description, the similarity above which a message's closest description is its own flow's 90%
-of the time; never below a floor under which MiniLM similarities say little.
+Each flow is embedded once (its description, and its name when it has one); a message starts the
+flow its vector is closest to, when close enough. Flows with an `nlu_trigger` are among them, so
+that a description can outweigh an intent below its trigger's threshold ("I want to transfer
+money" is no request to verify the account because the classifier has no better intent).
+"Close enough" is calibrated on the project's own training data, as the intent threshold is: on
+the flows that have both a trigger and a description, the similarity above which a message's
+closest description is its own flow's 90% of the time; never below a floor under which MiniLM
+similarities say little.
 """
 
 from __future__ import annotations
@@ -18,18 +21,28 @@ from botsvc.domain import Vector
 from botsvc.embedding import Embedder
 from botsvc.nlu.trainingdata import TrainingData
 from botsvc.spec.model import FlowSpec
+from botsvc.spec.steps import Flow
 
 __all__ = ["DescriptionRouter", "FlowMatch"]
 
 PATTERN_PREFIX = "pattern_"  # Rasa's conversation patterns start from the dialogue, not a message
 SIMILARITY_FLOOR = 0.4
 PRECISION = 0.9
+# Rasa's clarification: flows about equally likely are offered, not guessed. Two descriptions
+# within CLOSE of each other are; a message of one or two words ("add", "cash") names a thing
+# or an action, not a request, so every flow within SHORT_SPREAD of the best is a candidate.
+CLOSE = 0.01
+SHORT_SPREAD = 0.25
+SHORT_WORDS = 2
+MAX_CANDIDATES = 3
 
 
 @dataclass(frozen=True)
 class FlowMatch:
     flow_id: str
     score: float
+    candidates: tuple[str, ...] = ()  # flows as likely as this one (itself first), if ambiguous
+    confident: tuple[str, ...] = ()  # the flows at or above the threshold, closest first
 
 
 @dataclass(frozen=True)
@@ -42,10 +55,10 @@ class DescriptionRouter:
     def build(
         cls, spec: FlowSpec, training: TrainingData, embedder: Embedder
     ) -> DescriptionRouter | None:
-        """None when every flow has an nlu_trigger (nothing to start from a description)."""
+        """None when no flow has a description or a name."""
         rows: list[tuple[str, str]] = []
         for flow in spec.flows.values():
-            if flow.triggers or flow.id.startswith(PATTERN_PREFIX):
+            if not _described(flow):
                 continue
             for text in dict.fromkeys(t for t in (flow.description, flow.name) if t.strip()):
                 rows.append((flow.id, text))
@@ -55,12 +68,41 @@ class DescriptionRouter:
         ids = tuple(f for f, _ in rows)
         return cls(ids, vectors, _calibrate(vectors, spec, training, embedder))
 
-    def match(self, vector: Vector) -> FlowMatch | None:
-        """The closest flow, if the message is close enough to it."""
+    def match(self, vector: Vector, text: str = "") -> FlowMatch | None:
+        """The closest flow, if the message is close enough to it, with the flows about as
+        close when the message is ambiguous between them."""
+        ranked = self.rank(vector)
+        if not ranked:
+            return None
+        best_id, best = ranked[0]
+        short = len(text.split()) <= SHORT_WORDS
+        spread = SHORT_SPREAD if short else CLOSE
+        floor = SIMILARITY_FLOOR if short else self.threshold
+        if best < floor:
+            return None
+        close = tuple(f for f, score in ranked[:MAX_CANDIDATES] if best - score <= spread)
+        if best < self.threshold and len(close) < 2:
+            return None
+        confident = tuple(f for f, score in ranked if score >= self.threshold)
+        return FlowMatch(best_id, best, close if len(close) > 1 else (), confident)
+
+    def rank(self, vector: Vector) -> list[tuple[str, float]]:
+        """Every flow with its best similarity to the message, closest first."""
         scores = self.vectors @ vector
-        best = int(np.argmax(scores))
-        score = float(scores[best])
-        return FlowMatch(self.flow_ids[best], score) if score >= self.threshold else None
+        best: dict[str, float] = {}
+        for flow_id, score in zip(self.flow_ids, scores.tolist(), strict=True):
+            best[flow_id] = max(best.get(flow_id, -1.0), float(score))
+        return sorted(best.items(), key=lambda item: -item[1])
+
+
+def _described(flow: Flow) -> bool:
+    """Patterns start from the dialogue, and flows made from Rasa rules and forms have no
+    description of their own (they start from their intent); the others have one."""
+    return (
+        not flow.id.startswith(PATTERN_PREFIX)
+        and not flow.nlu_based
+        and bool((flow.description or flow.name).strip())
+    )
 
 
 def _calibrate(
@@ -73,7 +115,7 @@ def _calibrate(
     have an nlu_trigger and a description are the labelled data. Each example of a triggering
     intent is matched against every description; the threshold is the lowest similarity above
     which the best match is the example's own flow at least PRECISION of the time."""
-    flows = [f for f in spec.flows.values() if f.triggers and f.description.strip()]
+    flows = [f for f in spec.flows.values() if f.triggers and _described(f)]
     own = {t.intent: f.id for f in flows for t in f.triggers}
     examples = [e for e in training.examples if e.intent in own]
     if len(flows) < 2 or not examples:

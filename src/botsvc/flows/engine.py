@@ -47,15 +47,17 @@ from botsvc.domain import (
     condition_context,
 )
 from botsvc.flows.actions import ActionClient, rasa_domain
+from botsvc.flows.clarification import chosen
 from botsvc.flows.corrections import find_correction
 from botsvc.flows.descriptions import FlowMatch
-from botsvc.flows.run import FLOW_CHANGED_TEXT, FlowRun
+from botsvc.flows.run import CONTINUE_PATTERN, FLOW_CHANGED_TEXT, FlowRun
 from botsvc.flows.slotfill import (
     FAQ_INTENT,
     Fill,
     direct_answer,
     from_answer,
     from_entity,
+    generic_kind,
     is_cancel,
     is_question,
 )
@@ -63,6 +65,17 @@ from botsvc.spec.model import FlowSpec, SlotSpec
 from botsvc.spec.steps import CallStep, CollectStep, Flow
 
 __all__ = ["FlowEngine", "FlowResult"]
+
+# "it's @barts", "that is Joe": the words before a free-text answer are not part of it
+_LEAD_IN = re.compile(r"^\s*(?:it'?s|it is|that'?s|that is|this is)\s+(?=\S)", re.IGNORECASE)
+
+# Rasa's default responses for an answer that is not a value of the slot's type (said when the
+# project has them: every Rasa project does)
+_TYPE_REJECTIONS = {
+    "categorical": "utter_categorical_slot_rejection",
+    "bool": "utter_boolean_slot_rejection",
+    "float": "utter_float_slot_rejection",
+}
 
 Status = Literal["handled", "not_handled", "digression"]
 
@@ -112,7 +125,7 @@ class FlowEngine:
         *,
         described: FlowMatch | None = None,
     ) -> FlowResult:
-        """`described`: the flow without nlu_trigger whose description the message matches."""
+        """`described`: the flows whose description the message matches."""
         run = FlowRun(
             spec=self.spec,
             actions=self._actions,
@@ -123,10 +136,30 @@ class FlowEngine:
             customer=ctx.customer,
             rng=self._rng,
         )
+        result = await self._handle(run, described)
+        if not run.pending_questions:
+            return result
+        # a question asked by a custom action: run it now, its messages go where the
+        # question goes (after a digression's answer too)
+        said = len(run.messages)
+        await run.ask_pending()
+        if result.status == "digression":
+            asked = tuple(run.messages[said:])
+            del run.messages[said:]
+            return _result(run, result.status, reprompt=result.reprompt + asked)
+        return _result(run, result.status, reprompt=result.reprompt)
+
+    async def _handle(self, run: FlowRun, described: FlowMatch | None) -> FlowResult:
         if self._drop_vanished(run):
             await run.resume()
             return _result(run, "handled")
         frame = run.state.active
+        offered, run.state.clarification = run.state.clarification, []
+        if frame is None and offered:
+            picked = self._picked(run, offered)
+            if picked is not None:
+                await run.start(picked, event="flow_started", reason="clarified")
+                return _result(run, "handled")
         if frame is None:
             return await self._start(run, described)
         step = self.spec.flows[frame.flow_id].step(frame.step_id)
@@ -135,38 +168,71 @@ class FlowEngine:
             return _result(run, "handled")
         return await self._answer(run, frame, step, described)
 
-    def triggered_flow(self, run: FlowRun, described: FlowMatch | None = None) -> Flow | None:
+    def triggered_flow(
+        self, run: FlowRun, described: FlowMatch | None = None, *, waiting: bool = False
+    ) -> Flow | None:
         """The first flow whose nlu_trigger accepts this message's intent (and whose `if` holds),
-        else the flow whose description the message matched."""
+        else the flow whose description the message matched, unless that is ambiguous. While a
+        question waits (`waiting`) or the message is a question, a description starts only a
+        flow without an nlu_trigger: a
+        flow the classifier knows needs its intent to interrupt ("I lost my card" answers why the
+        card is replaced; it is no request to add a card)."""
         intent = run.nlu.intent
-        by_intent = self._by_intent(run) if intent.name != FALLBACK_INTENT else None
-        if by_intent is not None or described is None:
+        by_intent = self._by_intent(run, described) if intent.name != FALLBACK_INTENT else None
+        if by_intent is not None or described is None or described.candidates:
             return by_intent
-        flow = self.spec.flows.get(described.flow_id)
+        flows = [self.spec.flows[f] for f in described.confident if f in self.spec.flows]
+        if waiting or is_question(run.nlu.text):
+            # ...and a question about a flow the classifier knows ("how do I reset my
+            # password?") asks for information: the knowledge base's, not the flow's
+            flows = [f for f in flows if not f.triggers]
+        flow = flows[0] if flows else None
         if flow is None or not _guard_holds(run, flow):
             return None
         run.note("flow_matched_description", flow=flow.id, score=round(described.score, 3))
         return flow
 
-    def _by_intent(self, run: FlowRun) -> Flow | None:
-        intent = run.nlu.intent
-        for flow in self.spec.flows_triggered_by(intent.name):
-            thresholds = [t.confidence_threshold for t in flow.triggers if t.intent == intent.name]
-            if not any(t is None or intent.confidence >= t for t in thresholds):
-                run.note("trigger_below_threshold", flow=flow.id, confidence=intent.confidence)
+    def _by_intent(self, run: FlowRun, described: FlowMatch | None) -> Flow | None:
+        nlu = run.nlu
+        for flow in self.spec.flows_triggered_by(nlu.intent.name):
+            thresholds = [
+                t.confidence_threshold for t in flow.triggers if t.intent == nlu.intent.name
+            ]
+            met = any(t is None or nlu.intent.confidence >= t for t in thresholds)
+            # below its threshold, a clear winner still triggers unless the message is closer
+            # to another flow's description
+            if not met and not (
+                self.spec.diet_thresholds
+                and any(_clear_winner(t, nlu) for t in thresholds)
+                and not _described_elsewhere(self.spec, flow, described)
+            ):
+                run.note("trigger_below_threshold", flow=flow.id, confidence=nlu.intent.confidence)
                 continue
             if _guard_holds(run, flow):
                 return flow
         # a flow without nlu_trigger named like the intent: Rasa projects often train an intent
         # per flow ("verify_account") for their NLU side
-        named = self.spec.flows.get(intent.name)
+        named = self.spec.flows.get(nlu.intent.name)
         if named is not None and not named.triggers and _guard_holds(run, named):
             run.note("flow_named_like_intent", flow=named.id)
             return named
         return None
 
+    def _picked(self, run: FlowRun, offered: list[str]) -> Flow | None:
+        """The flow the reply to a clarification picks, if it picks one still defined."""
+        flows = [self.spec.flows[f] for f in offered if f in self.spec.flows]
+        flow_id = chosen([(f.id, f.name or f.id.replace("_", " ")) for f in flows], run.nlu.text)
+        flow = self.spec.flows.get(flow_id) if flow_id else None
+        if flow is None or not _guard_holds(run, flow):
+            return None
+        run.note("clarification_answered", flow=flow.id, offered=offered)
+        return flow
+
     async def _start(self, run: FlowRun, described: FlowMatch | None) -> FlowResult:
         flow = self.triggered_flow(run, described)
+        ambiguous = flow is None and described is not None and bool(described.candidates)
+        if ambiguous and described is not None and await run.clarify(described.candidates):
+            return _result(run, "handled")
         if flow is None:
             run.note("no_flow_triggered", intent=run.nlu.intent.name)
             return _result(run, "not_handled")
@@ -180,6 +246,10 @@ class FlowEngine:
         self, run: FlowRun, frame: FlowFrame, step: CollectStep, described: FlowMatch | None
     ) -> FlowResult:
         nlu, slot = run.nlu, self.spec.slots[step.slot]
+        if frame.flow_id == CONTINUE_PATTERN and len(run.state.stack) > 1:
+            below = self._beyond_continue_question(run, slot)
+            if below is not None:
+                return await self._answer(run, *below, described)
         if escalation.human_request(nlu, self.spec.escalation) is not None:
             return await self._human_request(run)
         if is_cancel(nlu):
@@ -197,7 +267,7 @@ class FlowEngine:
             return _result(run, "handled")
         # a confident trigger of another flow wins over reading this message as the answer:
         # "where is order NW-447120?" while the refund waits for a number checks that order
-        other = self.triggered_flow(run, described)
+        other = self.triggered_flow(run, described, waiting=True)
         stacked = other is not None and any(f.flow_id == other.id for f in run.state.stack)
         if other is not None and not stacked and _states_the_slot(slot, nlu.text):
             # ...unless it says it answers: "my email is ana.k@example.com" while the password
@@ -228,11 +298,28 @@ class FlowEngine:
             return await self._retrigger(run, frame, step, other)
         if nlu.intent.name == FAQ_INTENT:
             return self._digression(run, frame, step)
-        fill = self._loose(slot, nlu)
+        fill = self._loose(slot, nlu, step)
         if fill is not None:
             return await self._fill(run, frame, step, fill)
-        run.reject(step, frame, None, rule="answer not understood")
+        if slot.type not in ("categorical", "bool") and await run.chitchat():
+            return _result(run, "handled")
+        run.reject(step, frame, _TYPE_REJECTIONS.get(slot.type), rule="answer not understood")
         return _result(run, "handled")
+
+    def _beyond_continue_question(
+        self, run: FlowRun, slot: SlotSpec
+    ) -> tuple[FlowFrame, CollectStep] | None:
+        """Asked whether to go back to an interrupted flow, the customer does more than say yes
+        or no: an answer to its question ("I owe him $500") or a cancel ("never mind") is meant
+        for that flow, so the question is dropped and the message goes to the flow below."""
+        if from_answer(slot, run.nlu, strict=False) is not None and not is_cancel(run.nlu):
+            return None
+        below = run.state.stack[-2]
+        step = self.spec.flows[below.flow_id].step(below.step_id)
+        if below.waiting_for is None or not isinstance(step, CollectStep):
+            return None
+        run.end_top(reset=(), event="flow_completed", reason="answered the flow below")
+        return below, step
 
     async def _retrigger(
         self, run: FlowRun, frame: FlowFrame, step: CollectStep, flow: Flow
@@ -240,7 +327,7 @@ class FlowEngine:
         """A flow on the stack triggered again: the classifier heard what the flow is about,
         which is often the very answer ("I lost my card"). An answer the step would reject is
         no answer but the request repeated, so it is asked again without counting."""
-        fill = self._loose(self.spec.slots[step.slot], run.nlu)
+        fill = self._loose(self.spec.slots[step.slot], run.nlu, step)
         if fill is not None and _acceptable(run, step, fill.value):
             run.note("flow_retriggered_as_answer", flow=flow.id, slot=step.slot)
             return await self._fill(run, frame, step, fill)
@@ -248,14 +335,22 @@ class FlowEngine:
         run.ask(step, frame)
         return _result(run, "handled")
 
-    def _loose(self, slot: SlotSpec, nlu: NluResult) -> Fill | None:
+    def _loose(self, slot: SlotSpec, nlu: NluResult, step: CollectStep) -> Fill | None:
         fill = from_answer(slot, nlu, strict=False, synonyms=self._synonyms)
-        if fill is None and slot.type in ("text", "any"):
-            fill = Fill(nlu.text, "text")
+        # a text slot named for an amount, a date, an email... takes that or nothing ("one
+        # moment" is no amount of money), unless the step's rejections judge the text; a
+        # person's name may be any text
+        free = generic_kind(slot) in (None, "person") or bool(step.rejections)
+        if fill is None and slot.type in ("text", "any") and free:
+            fill = Fill(_LEAD_IN.sub("", nlu.text).strip() or nlu.text, "text")
         return fill
 
     def _digression(self, run: FlowRun, frame: FlowFrame, step: CollectStep) -> FlowResult:
         run.note("digression", flow=frame.flow_id, slot=step.slot, intent=run.nlu.intent.name)
+        action = run.question_action(step)
+        if action is not None:
+            run.pending_questions.append(action)
+            return _result(run, "digression")
         question = run.render(step.utter)
         return _result(run, "digression", reprompt=(question,) if question else ())
 
@@ -331,6 +426,27 @@ def _states_the_slot(slot: SlotSpec, text: str) -> bool:
         return False
     pattern = rf"^\s*(?:(?:my|the|our|new)\s+)*{words}\s*(?:is|was|=|:|'s)(?:\s|$)"
     return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _described_elsewhere(spec: FlowSpec, flow: Flow, described: FlowMatch | None) -> bool:
+    """The message is closest to the description of a flow the classifier cannot name (one
+    without an nlu_trigger): an intent below its threshold is then only the nearest it knows."""
+    if described is None or flow.id in (described.flow_id, *described.candidates):
+        return False
+    best = spec.flows.get(described.flow_id)
+    return best is not None and not best.triggers
+
+
+def _clear_winner(threshold: float | None, nlu: NluResult) -> bool:
+    """An nlu_trigger's `confidence_threshold` is written for Rasa's DIET, whose confidences crowd
+    near 1 when it sees one clear answer; botsvc's classifier is calibrated, so one clear answer
+    reads lower ("verify my account": 0.88 against 0.9). Below the threshold, the intent still
+    counts when it is the classifier's confident answer and leads the runner-up by at least half
+    the threshold: as clear a winner as the threshold asks for."""
+    if threshold is None or nlu.intent.name == FALLBACK_INTENT:
+        return False
+    runner_up = max((r.confidence for r in nlu.ranking if r.name != nlu.intent.name), default=0.0)
+    return nlu.intent.confidence - runner_up >= threshold / 2
 
 
 def _guard_holds(run: FlowRun, flow: Flow) -> bool:

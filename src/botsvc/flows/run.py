@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from botsvc import escalation
@@ -25,7 +26,6 @@ from botsvc.flows.responses import render_response
 from botsvc.flows.slotfill import Fill, from_answer, from_entity
 from botsvc.spec.model import FlowSpec, is_response
 from botsvc.spec.rasa_defaults import BUILTIN_ACTIONS, RUN_BUILTINS
-from botsvc.spec.rasa_layout import RULE_PREFIX
 from botsvc.spec.steps import (
     END,
     ActionStep,
@@ -50,6 +50,9 @@ CANCELLED_TEXT = "Okay, I've stopped that. Is there anything else I can help you
 ROUTED_TO_FLOWS = "route_session_to_calm"
 CANCEL_PATTERN, COMPLETED_PATTERN = "pattern_cancel_flow", "pattern_completed"
 CORRECTION_PATTERN = "pattern_correction"
+CLARIFICATION_PATTERN = "pattern_clarification"
+CHITCHAT_PATTERN = "pattern_chitchat"
+CONTINUE_PATTERN = "pattern_continue_interrupted"
 CORRECTED_TEXT = "Okay, I've updated that."
 FLOW_CHANGED_TEXT = (
     "Sorry, what we were doing has just been changed on our side, so I had to stop it. "
@@ -79,6 +82,8 @@ class FlowRun:
         self.trace: list[dict[str, Any]] = []
         self.handoff: HandoffRequest | None = None
         self._steps = 0
+        self._cancel_interrupted = False  # Rasa's action_cancel_interrupted_flows ran
+        self.pending_questions: list[str] = []  # question actions (`action_ask_<slot>`) to run
         # an entity (by name and role) fills one slot once per message
         self._used_entities: set[tuple[str, str | None]] = set()
 
@@ -106,6 +111,7 @@ class FlowRun:
             sentiment=self.nlu.sentiment,
             extra=extra,
             rng=self.rng,
+            context=self.context,  # Jinja responses read `context.*`, as patterns fill it
         )
         if not messages:
             self.note("response_missing", response=name)
@@ -129,8 +135,8 @@ class FlowRun:
         self.note(event, flow=flow.id, **detail)
         if ROUTED_TO_FLOWS in self.spec.slots and not flow.id.startswith("pattern_"):
             # Rasa's coexistence router marks which side took the session: its flows (CALM),
-            # or the NLU-based side, whose rules botsvc runs as `rule_*` flows
-            calm = not flow.id.startswith(RULE_PREFIX)
+            # or the NLU-based side, whose rules and forms botsvc runs as `nlu_based` flows
+            calm = not flow.nlu_based
             if self.state.slots.get(ROUTED_TO_FLOWS) is not calm:
                 self.state.slots[ROUTED_TO_FLOWS] = calm
                 self.note("slot_set", slot=ROUTED_TO_FLOWS, value=calm)
@@ -173,6 +179,28 @@ class FlowRun:
         await self.start(pattern, event="flow_started", reason="completed", after=flow.id)
         return True
 
+    async def _continue_interrupted(self, ended: Flow) -> bool:
+        """A flow that interrupted another one while it waited for an answer has ended: Rasa's
+        pattern_continue_interrupted asks whether to go back to it, if the project has it."""
+        pattern = self.spec.flows.get(CONTINUE_PATTERN)
+        below = self.state.active
+        if (
+            pattern is None
+            or below is None
+            or below.waiting_for is None
+            or ended.id.startswith("pattern_")
+            or below.flow_id.startswith("pattern_")
+        ):
+            return False
+        name = self.flow_of(below).name or below.flow_id
+        self.context.update(
+            interrupted_flow_options=name, previous_flow_name=name, multiple_flows_interrupted=False
+        )
+        await self.start(
+            pattern, event="flow_started", reason="continue_interrupted", flow_below=below.flow_id
+        )
+        return True
+
     async def correct(self, corrected: dict[str, Any], step: CollectStep, frame: FlowFrame) -> None:
         """An earlier answer corrected: Rasa's pattern_correction confirms it if the project has
         one (its `action_correct_flow_slot` applies it); else it is applied and the question
@@ -211,6 +239,32 @@ class FlowRun:
         self.context["canceled_name"] = flow.name or flow.id
         await self.start(pattern, event="flow_started", reason="cancel", cancelled=flow.id)
 
+    async def chitchat(self) -> bool:
+        """A message that is no answer and no request ("one moment", "what a day"): Rasa's
+        pattern_chitchat answers it and the question is asked again, without counting it as a
+        wrong answer. False when the project has no such pattern."""
+        pattern = self.spec.flows.get(CHITCHAT_PATTERN)
+        if pattern is None:
+            return False
+        await self.start(pattern, event="flow_started", reason="chitchat")
+        return True
+
+    async def clarify(self, flow_ids: tuple[str, ...]) -> bool:
+        """Flows about equally likely: Rasa's pattern_clarification offers them by name
+        (`context.names`, `context.clarification_options`), and the next message picks one.
+        False when the project has no such pattern."""
+        pattern = self.spec.flows.get(CLARIFICATION_PATTERN)
+        if pattern is None:
+            return False
+        names = [self.spec.flows[f].name or self.spec.flows[f].id for f in flow_ids]
+        self.context["names"] = names
+        self.context["clarification_options"] = _either(names)
+        self.state.clarification = list(flow_ids)
+        await self.start(
+            pattern, event="flow_started", reason="clarification", names=names, flows=list(flow_ids)
+        )
+        return True
+
     # --- running steps -----------------------------------------------------------------------
 
     async def proceed(self, step_id: str) -> None:
@@ -227,6 +281,12 @@ class FlowRun:
                 flow = self.flow_of(self.state.stack[-1])
                 self.end_top(reset=flow.slots_to_reset(), event="flow_completed")
                 if not self.state.stack and await self._completed(flow):
+                    return
+                if self._cancel_interrupted and self.state.stack:
+                    self._cancel_interrupted = False
+                    await self.cancel()
+                    return
+                if await self._continue_interrupted(flow):
                     return
                 await self.resume()
                 return
@@ -307,8 +367,29 @@ class FlowRun:
 
     def ask(self, step: CollectStep, frame: FlowFrame) -> None:
         frame.step_id, frame.waiting_for = step.id, step.slot
-        self.say(step.utter)
-        self.note("slot_requested", slot=step.slot, step=step.id, response=step.utter)
+        action = self.question_action(step)
+        if action is None:
+            self.say(step.utter)
+        else:
+            self.pending_questions.append(action)  # run by ask_pending(), which can await
+        self.note("slot_requested", slot=step.slot, step=step.id, response=action or step.utter)
+
+    def question_action(self, step: CollectStep) -> str | None:
+        """Rasa asks with a custom action `action_ask_<slot>` (a form's `action_ask_<form>_<slot>`)
+        when the project has no response for the question."""
+        if step.utter in self.spec.responses:
+            return None
+        names = (f"action_ask_{step.utter.removeprefix('utter_ask_')}", f"action_ask_{step.slot}")
+        return next((n for n in names if n in self.spec.action_names), None)
+
+    async def ask_pending(self) -> None:
+        """Run the question actions asked for this turn, in order; their messages are the
+        questions."""
+        while self.pending_questions and self.handoff is None:
+            name = self.pending_questions.pop(0)
+            result = await self.call(name)
+            if result is not None:
+                self.apply(name, result)
 
     def accept(self, step: CollectStep, frame: FlowFrame, fill: Fill) -> str | None:
         """Fill the slot; run the rejections; return the next step, or None if asked again."""
@@ -379,6 +460,10 @@ class FlowRun:
             self.end_all(event="flows_restarted", action=name)
         elif name == "action_clean_stack":
             self.end_all(event="flows_cleaned", action=name)
+        elif name == "action_cancel_interrupted_flows":
+            self._cancel_interrupted = True  # when the pattern ends, the flow below it is cancelled
+        elif name == "action_trigger_chitchat":
+            self.say("utter_free_chitchat_response")
         elif name == "action_correct_flow_slot":
             self._apply_corrections(self.state.corrections)
             self.state.corrections = {}
@@ -450,9 +535,16 @@ class FlowRun:
                 self.note("action_event_ignored", action=name, event_type=e.event)
         for r in result.responses:
             message = self.render(r.response, r.kwargs) if r.response else None
+            if message is not None and r.buttons:  # the action's own buttons, as Rasa sends them
+                message = replace(message, buttons=message.buttons + tuple(r.buttons))
             if message is None and r.text:
                 message = BotMessage(text=r.text, buttons=r.buttons)
             if message is not None:
                 self.messages.append(message)
         self.messages.extend(said)
         return followups
+
+
+def _either(names: list[str]) -> str:
+    """ "a, b or c", as Rasa words `context.clarification_options`."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"

@@ -230,15 +230,32 @@ _GENERIC = (
 )
 
 
-def _generic(slot: SlotSpec, nlu: NluResult, synonyms: Mapping[str, str]) -> Fill | None:
+def generic_kind(slot: SlotSpec) -> str | None:
+    """The built-in entity a slot without an entity of its own asks for by its name, if any.
+
+    The last word of the name is its head: `transfer_money_recipient` is a person and
+    `transfer_money_final_confirmation` no amount of money; a leading `num_` counts (`num_pizza`).
+    """
     if slot.entity != slot.name or slot.type not in ("text", "float", "any"):
         return None  # an explicit mapping says which entity fills it
-    # the last word of the name says most: `transfer_money_recipient` is a person, not money
-    words = [w for w in reversed(re.split(r"[_\W]+", slot.name.lower())) if w]
-    kinds = [kind for w in words for hints, kind in _GENERIC if w in hints]
-    for kind in dict.fromkeys(kinds):
-        for entity in nlu.entities:
-            if entity.entity != kind:
+    words = [w for w in re.split(r"[_\W]+", slot.name.lower()) if w]
+    if not words:
+        return None
+    for hints, kind in _GENERIC:
+        if words[-1] in hints:
+            return kind
+    return "number" if words[0] in ("num", "number", "count") else None
+
+
+def _generic(slot: SlotSpec, nlu: NluResult, synonyms: Mapping[str, str]) -> Fill | None:
+    kind = generic_kind(slot)
+    if kind is not None:
+        # a bare number answers for an amount of money ("50" to "how much?")
+        accepted = (kind, "number") if kind == "amount_of_money" else (kind,)
+        for entity in sorted(
+            nlu.entities, key=lambda e: accepted.index(e.entity) if e.entity in accepted else 9
+        ):
+            if entity.entity not in accepted:
                 continue
             value = entity.value
             if kind == "amount_of_money" and isinstance(value, Mapping):

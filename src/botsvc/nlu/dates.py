@@ -46,6 +46,7 @@ _MONTH = (
 _DAY = r"(?:[12]\d|3[01]|0?[1-9])"
 _ORD = r"(?:st|nd|rd|th)"
 _YEAR = r"(?:,?\s+(?:19|20)\d\d)"
+_TWO_DIGIT_YEAR = re.compile(r"[/.\-]\d\d$")
 _QUANTITY = r"(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\d{1,3})"
 _UNIT = r"(?P<unit>minute|min|hour|hr|day|week|month|year)s?"
 _AP = r"(?P<ap>[ap]\.m\.|[ap]m(?!\w))"
@@ -302,7 +303,9 @@ def _simple_day(
         except ValueError:
             return None
     moment = _dateparser(phrase, base, languages, date_order)
-    if moment is None or not 1900 <= moment.year <= base.year + 10:
+    if moment is not None and _TWO_DIGIT_YEAR.search(phrase) and moment.year > base.year + 50:
+        moment = moment.replace(year=moment.year - 100)  # "01/10/20" is 2020, not 2120
+    if moment is None or not 1900 <= moment.year <= base.year + 100:
         return None
     return moment.date()
 

@@ -16,6 +16,7 @@ from botsvc.spec.steps import (
     CollectStep,
     Flow,
     LinkStep,
+    Rejection,
     SetSlotsStep,
     Step,
 )
@@ -45,6 +46,7 @@ def check_references(p: SpecParts, intents: Collection[str] | None) -> list[Prob
     problems: list[Problem] = []
     for flow in p.flows.values():
         problems += _check_flow(p, flow, intents)
+    problems += _check_slots(p)
     problems += _check_starts(p)
     problems += _check_escalation(p, intents)
     problems += _check_templates(p)
@@ -94,26 +96,49 @@ def _check_step(p: SpecParts, step: Step) -> Iterable[tuple[int | None, str, str
 def _check_collect(p: SpecParts, step: CollectStep) -> Iterable[tuple[int | None, str, str]]:
     if step.slot not in p.slots:
         yield step.line, f"collects slot {step.slot!r}, which `slots:` does not define", "error"
-    if step.utter not in p.responses:
-        yield _missing_question(p, step)
-    for r in step.rejections:
+    if step.utter not in p.responses and (missing := _missing_question(p, step)) is not None:
+        yield missing
+    yield from _check_rejections(p, step.rejections)
+
+
+def _check_rejections(
+    p: SpecParts, rejections: Iterable[Rejection]
+) -> Iterable[tuple[int | None, str, str]]:
+    for r in rejections:
         if r.utter is not None and r.utter not in p.responses:
             yield r.line, f"rejection response {r.utter!r} is not defined", "error"
         for msg in _unknown_slots(r.condition, p.slots):
             yield r.line, f"the rejection condition {msg}", "error"
 
 
-def _missing_question(p: SpecParts, step: CollectStep) -> tuple[int | None, str, str]:
-    # Rasa asks with a custom action `action_ask_<slot>` when there is no `utter_ask_<slot>`:
-    # valid in Rasa, so only a warning, but botsvc asks with responses only and says nothing
-    ask_action = f"action_ask_{step.slot}"
-    if step.utter == f"utter_ask_{step.slot}" and ask_action in (p.action_names or ()):
-        return (
-            step.line,
-            f"asks with custom action {ask_action!r}, which botsvc does not run for a question "
-            f"yet: it asks nothing; add a response {step.utter!r}",
-            "warning",
-        )
+def _check_slots(p: SpecParts) -> list[Problem]:
+    """A slot's own `validation` (Rasa Pro), reported at the slot's file and line."""
+    out: list[Problem] = []
+    for slot in p.slots.values():
+        found = list(_check_rejections(p, slot.rejections))
+        if slot.refill_utter is not None:
+            found.append(_refill(p, slot))
+        out += [Problem(slot.file, line, f"slot {slot.name!r}: {m}", s) for line, m, s in found]
+    return out
+
+
+def _refill(p: SpecParts, slot: SlotSpec) -> tuple[int | None, str, str]:
+    if slot.refill_utter not in p.responses:
+        return slot.line, f"refill_utter {slot.refill_utter!r} is not defined", "error"
+    return (
+        slot.line,
+        f"refill_utter {slot.refill_utter!r} is not used by botsvc yet: after a rejection the "
+        "collect's own question is asked again",
+        "warning",
+    )
+
+
+def _missing_question(p: SpecParts, step: CollectStep) -> tuple[int | None, str, str] | None:
+    # Rasa asks with a custom action `action_ask_<slot>` when there is no `utter_ask_<slot>`,
+    # and so does botsvc (FlowRun.question_action)
+    asks = (f"action_ask_{step.utter.removeprefix('utter_ask_')}", f"action_ask_{step.slot}")
+    if step.utter.startswith("utter_ask_") and any(a in (p.action_names or ()) for a in asks):
+        return None
     return (
         step.line,
         f"asks with response {step.utter!r}, which `responses:` does not define; "
@@ -200,7 +225,15 @@ def _check_starts(p: SpecParts) -> list[Problem]:
 
 # Rasa patterns that the flows runtime starts by itself, as Rasa does
 RUN_PATTERNS = frozenset(
-    {"pattern_cancel_flow", "pattern_completed", "pattern_correction", "pattern_human_handoff"}
+    {
+        "pattern_cancel_flow",
+        "pattern_chitchat",
+        "pattern_clarification",
+        "pattern_completed",
+        "pattern_continue_interrupted",
+        "pattern_correction",
+        "pattern_human_handoff",
+    }
 )
 
 

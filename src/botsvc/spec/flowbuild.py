@@ -1,13 +1,15 @@
 """One flow's YAML → a frozen `Flow`: step ids, fall-through, branches, reachability.
 
 References that need the whole project (slots, responses, other flows, intents) are checked
-afterwards by `checks.py`; this module checks what one flow can check on its own.
+afterwards by `checks.py`; this module checks what one flow can check on its own. A slot's own
+`validation` (Rasa Pro) joins its collect steps once every file is read (`with_slot_rejections`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, TypedDict
 
@@ -33,7 +35,7 @@ from botsvc.spec.steps import (
 )
 from botsvc.spec.yamlio import Path, Source, check_model
 
-__all__ = ["FLOW_ID", "build_flow"]
+__all__ = ["FLOW_ID", "build_flow", "with_slot_rejections"]
 
 FLOW_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NO_NEXT = (sc.LinkModel, sc.HandoffModel)  # terminal steps
@@ -193,6 +195,7 @@ def build_flow(source: Source, flow_id: str, raw: Any) -> tuple[Flow | None, lis
         name=model.name or "",
         file=source.file,
         line=source.line(path),
+        persisted_slots=frozenset(model.persisted_slots or ()),
     )
     return flow, b.problems
 
@@ -254,6 +257,31 @@ def _rejections(b: _Builder, d: _Draft) -> tuple[Rejection, ...]:
         if condition is not None:
             out.append(Rejection(condition=condition, utter=r.utter, line=b.source.line(path)))
     return tuple(out)
+
+
+def with_slot_rejections(
+    flows: Mapping[str, Flow], rejections: Mapping[str, tuple[Rejection, ...]]
+) -> dict[str, Flow]:
+    """Rasa Pro's slot-level `validation`: a slot's rejections (by slot name) are checked at
+    every collect of that slot, after the step's own, and so also on a value filled before the
+    flow reached the collect. A rejection a step already holds is not added twice.
+
+    The slot's `refill_utter` is not merged: a collect step has one question, asked again after
+    a rejection (`checks.py` warns about it).
+    """
+    out: dict[str, Flow] = {}
+    for flow_id, flow in flows.items():
+        steps = {sid: _with_rejections(s, rejections) for sid, s in flow.steps.items()}
+        changed = any(steps[sid] is not flow.steps[sid] for sid in steps)
+        out[flow_id] = replace(flow, steps=MappingProxyType(steps)) if changed else flow
+    return out
+
+
+def _with_rejections(step: Step, rejections: Mapping[str, tuple[Rejection, ...]]) -> Step:
+    if not isinstance(step, CollectStep):
+        return step
+    extra = tuple(r for r in rejections.get(step.slot, ()) if r not in step.rejections)
+    return replace(step, rejections=step.rejections + extra) if extra else step
 
 
 def _slot_values(b: _Builder, d: _Draft, m: sc.SetSlotsModel) -> dict[str, Any]:

@@ -8,7 +8,7 @@ Every `*.yml` / `*.yaml` under the folder may hold `slots`, `responses`, `action
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -17,9 +17,10 @@ from botsvc.errors import Problem, ProjectError
 from botsvc.spec.checks import SpecParts, check_references
 from botsvc.spec.flowbuild import build_flow
 from botsvc.spec.model import EscalationRules, FlowSpec, MetadataRule, SlotSpec, is_response
+from botsvc.spec.rasa_layout import RULES_DOCUMENT
 from botsvc.spec.schema import TOP_LEVEL_KEYS
 from botsvc.spec.sections import Sections, read_sections
-from botsvc.spec.steps import ActionStep, CallStep, Flow, LinkStep
+from botsvc.spec.steps import ActionStep, CallStep, CollectStep, Flow, LinkStep
 from botsvc.spec.variants import ResponseVariant
 from botsvc.spec.yamlio import Source, read_yaml
 
@@ -61,11 +62,14 @@ def load_flow_documents(
     intents: Collection[str] | None = None,
     fallback_endpoint: tuple[str, str] | None = None,
     defaults: Iterable[tuple[str, str]] = (),
+    diet_thresholds: bool = False,
 ) -> FlowSpec:
     """Load (file, text) documents gathered by another layout (spec/rasa_layout.py).
     `fallback_endpoint`: (url, the file that sets it), used when no `actions.endpoint` is set.
-    `defaults`: documents whose responses and linked flows apply where the project has none."""
-    return _load(documents, intents, fallback_endpoint, defaults)
+    `defaults`: documents whose responses and linked flows apply where the project has none.
+    `diet_thresholds`: the triggers' thresholds were written for Rasa's DIET classifier."""
+    spec = _load(documents, intents, fallback_endpoint, defaults)
+    return replace(spec, diet_thresholds=True) if diet_thresholds else spec
 
 
 @dataclass
@@ -131,7 +135,7 @@ def _load(
         action_endpoint=merged.endpoint,
         escalation=escalation,
         warnings=tuple(problems),
-        action_names=_custom_actions(merged.flows.values(), merged.responses),
+        action_names=_custom_actions(merged.flows.values(), merged.responses, merged.action_names),
         sources=MappingProxyType(dict(merged.sources)),
     )
 
@@ -144,9 +148,16 @@ def _merge_documents(documents: Iterable[tuple[str, str]], m: _Merged) -> None:
             _merge_file(source, m)
 
 
+# Default patterns the runtime starts by itself, as Rasa does: added unless the project has its own
+SELF_STARTED = frozenset(
+    {"pattern_chitchat", "pattern_clarification", "pattern_continue_interrupted"}
+)
+
+
 def _add_defaults(documents: Iterable[tuple[str, str]], m: _Merged) -> None:
-    """The defaults' responses the project does not define, and their flows that a flow links
-    to or calls but the project does not define (an unused default flow would only be noise).
+    """The defaults' responses the project does not define, their flows that a flow links to or
+    calls but the project does not define (an unused default flow would only be noise), and
+    the patterns the runtime starts by itself (with the slots they collect).
     A project's own definition simply wins: it is never a duplicate of a default."""
     d = _Merged()
     _merge_documents(documents, d)
@@ -162,8 +173,11 @@ def _add_defaults(documents: Iterable[tuple[str, str]], m: _Merged) -> None:
         if isinstance(s, (LinkStep, CallStep))
     }
     for flow_id, flow in d.flows.items():
-        if flow_id in targets and flow_id not in m.flows:
+        if (flow_id in targets or flow_id in SELF_STARTED) and flow_id not in m.flows:
             m.flows[flow_id] = flow
+            for step in flow.steps.values():
+                if isinstance(step, CollectStep) and step.slot in d.slots:
+                    m.slots.setdefault(step.slot, d.slots[step.slot])
 
 
 def _merge_file(source: Source, m: _Merged) -> None:
@@ -194,7 +208,8 @@ def _merge_file(source: Source, m: _Merged) -> None:
         flow, problems = build_flow(source, str(flow_id), raw)
         m.problems += problems
         if flow is not None:
-            m.flows[flow.id] = flow
+            nlu_based = source.file.endswith(RULES_DOCUMENT)  # Rasa rules and forms as flows
+            m.flows[flow.id] = replace(flow, nlu_based=True) if nlu_based else flow
 
 
 def _merge_sections(source: Source, s: Sections, m: _Merged) -> None:
@@ -216,11 +231,16 @@ def _merge_sections(source: Source, s: Sections, m: _Merged) -> None:
         m.sources["escalation"] = source.file
 
 
-def _custom_actions(flows: Iterable[Flow], responses: Collection[str]) -> tuple[str, ...]:
+def _custom_actions(
+    flows: Iterable[Flow], responses: Collection[str], declared: Iterable[str] | None
+) -> tuple[str, ...]:
+    """The custom actions the flows call, and the declared question actions
+    (`action_ask_<slot>`), which a collect runs when it has no response to ask with."""
     names = {
         s.action
         for f in flows
         for s in f.steps.values()
         if isinstance(s, ActionStep) and not is_response(s.action, responses)
     }
+    names |= {a for a in declared or () if a.startswith("action_ask_")}
     return tuple(sorted(names))

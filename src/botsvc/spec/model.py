@@ -10,8 +10,9 @@ from typing import Any
 from botsvc.domain import Priority
 from botsvc.errors import Problem
 from botsvc.spec.conditions import Condition
+from botsvc.spec.flowbuild import with_slot_rejections
 from botsvc.spec.schema import SlotType
-from botsvc.spec.steps import Flow
+from botsvc.spec.steps import Flow, Rejection
 from botsvc.spec.variants import ResponseVariant
 
 __all__ = ["EscalationRules", "FlowSpec", "MetadataRule", "SlotSpec", "is_response"]
@@ -29,6 +30,9 @@ class SlotSpec:
     initial_value: Any = None
     entity: str = ""  # the entity that fills it; the slot's own name unless `mappings` says so
     role: str | None = None  # with a role, only entities of that role fill it (Rasa mappings)
+    # Rasa Pro's `validation`: checked at every collect of the slot (see FlowSpec)
+    rejections: tuple[Rejection, ...] = ()
+    refill_utter: str | None = None  # read and checked, not used yet
     file: str = ""
     line: int | None = None
 
@@ -66,6 +70,17 @@ class FlowSpec:
     warnings: tuple[Problem, ...] = ()
     action_names: tuple[str, ...] = ()  # custom actions the flows call (for the rasa domain)
     sources: Mapping[str, str] = field(default_factory=_empty)  # section -> the file defining it
+    # nlu_trigger thresholds written for Rasa's DIET, whose confidences crowd near 1: read as
+    # asking for a clear winner (flows/engine.py) rather than taken at face value
+    diet_thresholds: bool = False
+
+    def __post_init__(self) -> None:
+        # a slot's own rejections join every collect of it, wherever the slot is defined
+        # (checked at the slot's file:line before, by checks.py); replace() keeps them single
+        rejections = {name: s.rejections for name, s in self.slots.items() if s.rejections}
+        if rejections:
+            flows = with_slot_rejections(self.flows, rejections)
+            object.__setattr__(self, "flows", MappingProxyType(flows))
 
     def source_of(self, section: str) -> str:
         """The file that defines a one-off section (`escalation`, `actions`), else `flows`."""

@@ -5,8 +5,9 @@ and default patterns to every project, so a project's own patterns name them wit
 them. botsvc gives its own stand-ins, worded here, for the responses, and for the one pattern a
 flow links to that botsvc can honour: `pattern_human_handoff`, which hands over to a person.
 The loader adds a default only where the project has no definition of that name, so a project
-overriding a default is never a duplicate. The texts are plain (no Jinja, no `context`), since
-botsvc renders only `{slot}` placeholders.
+overriding a default is never a duplicate. The patterns the runtime starts by itself
+(clarification, chit-chat, continue interrupted) are added too, and their texts use Jinja and the
+pattern's `context` as Rasa's do.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ responses:
   utter_categorical_slot_rejection:
     - text: "Sorry, that is not one of the options. Please pick one of them."
   utter_clarification_options_rasa:
-    - text: "I can help with that, but I need a little more detail. What would you like to do?"
+    - text: "I can help, but I need a little more detail. Which of these would you like to do:
+        {{ context.clarification_options }}?"
+      metadata: {template: jinja}
   utter_corrected_previous_input:
     - text: "Okay, I have updated that."
   utter_float_slot_rejection:
@@ -53,7 +56,38 @@ responses:
     - text: "Your message was empty. What can I help you with?"
   utter_user_input_too_long_error_rasa:
     - text: "Sorry, that message is too long for me. Could you make it shorter?"
+  utter_ask_continue_interrupted_flow_confirmation:
+    - text: "Would you like to continue with {{ context.interrupted_flow_options }}?"
+      metadata: {template: jinja}
+      buttons:
+        - {title: "Yes", payload: "/SetSlots(continue_interrupted_flow_confirmation=True)"}
+        - {title: "No", payload: "/SetSlots(continue_interrupted_flow_confirmation=False)"}
+slots:
+  continue_interrupted_flow_confirmation:
+    type: bool
+    mappings: [{type: from_llm}]
 flows:
+  pattern_chitchat:
+    description: Answer small talk, then go on with what was going on.
+    steps:
+      - action: action_trigger_chitchat
+  pattern_clarification:
+    description: Offer the flows a message could mean, by name.
+    steps:
+      - action: action_clarify_flows
+      - action: utter_clarification_options_rasa
+  pattern_continue_interrupted:
+    description: Ask whether to go back to the flow another one interrupted.
+    steps:
+      - collect: continue_interrupted_flow_confirmation
+        next:
+          - if: slots.continue_interrupted_flow_confirmation
+            then:
+              - action: action_continue_interrupted_flow
+                next: END
+          - else:
+              - action: action_cancel_interrupted_flows
+                next: END
   pattern_human_handoff:
     description: Hand the conversation to a person (botsvc's stand-in for Rasa's pattern).
     steps:
@@ -68,7 +102,9 @@ BUILTIN_ACTIONS = frozenset(
         "action_back",
         "action_block_digression",
         "action_cancel_flow",
+        "action_cancel_interrupted_flows",
         "action_clarify_flows",
+        "action_continue_interrupted_flow",
         "action_clean_stack",
         "action_continue_digression",
         "action_correct_flow_slot",
@@ -96,6 +132,10 @@ BUILTIN_ACTIONS = frozenset(
 RUN_BUILTINS = frozenset(
     {
         "action_cancel_flow",  # the flow is cancelled before pattern_cancel_flow runs
+        "action_clarify_flows",  # the candidates are in `context.names` before the pattern runs
+        "action_cancel_interrupted_flows",
+        "action_continue_interrupted_flow",  # the pattern ends and the flow below resumes
+        "action_trigger_chitchat",  # says utter_free_chitchat_response
         "action_clean_stack",
         "action_correct_flow_slot",
         "action_deactivate_loop",

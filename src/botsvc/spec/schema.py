@@ -20,8 +20,6 @@ IGNORED_RESPONSE_KEYS = (
     "image",
     "custom",
     "channel",
-    "metadata",
-    "condition",
     "id",
     "attachment",
     "button_type",
@@ -39,14 +37,27 @@ class SlotMappingModel(BaseModel):
     role: str | None = None  # Rasa: only entities with this role fill the slot
 
 
+class RejectionModel(Shape):
+    if_: str | bool = Field(alias="if")
+    utter: str | None = None
+
+
+class SlotValidationModel(Shape):
+    """Rasa Pro's slot `validation`: rejections checked at every collect of the slot."""
+
+    rejections: list[RejectionModel] = []
+    refill_utter: str | None = None  # Rasa: the question after a rejection; not used yet
+
+
 class SlotModel(Shape):
     type: SlotType
     values: list[str | int | float | bool] | None = None
     initial_value: Any = None
     mappings: list[SlotMappingModel] | None = None
     description: str | None = None
-    validation: dict[str, Any] | None = None  # Rasa Pro slot rejections: not enforced, a warning
-    # Rasa keys with no meaning here
+    validation: SlotValidationModel | None = None
+    # Rasa keys with no meaning here (`min_value`/`max_value` bound a float slot's feature for
+    # Rasa's policies; they reject nothing, in Rasa or here)
     influence_conversation: bool | None = None
     min_value: float | None = None
     max_value: float | None = None
@@ -62,6 +73,10 @@ class VariantModel(Shape):
     text: str
     buttons: list[ButtonModel] = []
     tone: Literal["neutral", "empathetic"] | None = None
+    # Rasa's `- {type: slot, name, value}` list, checked item by item by spec/sections.py
+    condition: Any = None
+    # Rasa's free-form metadata; `template: jinja` makes the text a Jinja template
+    metadata: dict[str, Any] | None = None
 
 
 class ActionsModel(Shape):
@@ -121,11 +136,6 @@ class StepModel(Shape):
     next: str | list[Any] | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
-
-
-class RejectionModel(Shape):
-    if_: str | bool = Field(alias="if")
-    utter: str | None = None
 
 
 class CollectModel(StepModel):

@@ -14,9 +14,16 @@ from botsvc.spec.schema import (
     ActionsModel,
     EscalationModel,
     SlotModel,
+    SlotValidationModel,
     VariantModel,
 )
-from botsvc.spec.variants import ResponseVariant
+from botsvc.spec.steps import Rejection
+from botsvc.spec.variants import (
+    ResponseVariant,
+    SlotCondition,
+    TemplateKind,
+    jinja_syntax_error,
+)
 from botsvc.spec.yamlio import Source, check_model
 
 __all__ = ["Sections", "read_sections"]
@@ -60,39 +67,56 @@ def _read_slots(source: Source, raw: Any, out: Sections) -> None:
         out.problems += problems
         if model is None:
             continue
-        if model.validation is not None:
-            out.problems.append(
-                source.problem(
-                    path + ("validation",),
-                    f"slot {name!r}: Rasa's slot `validation` is not enforced by botsvc yet; "
-                    "put its `rejections` on the collect steps to check the value",
-                    severity="warning",
-                )
-            )
-        values = tuple(str(v) for v in model.values or ())
-        if model.type == "categorical" and not values:
-            out.problems.append(
-                source.problem(path, f"categorical slot {name!r} needs `values: [...]`")
-            )
-        elif model.type != "categorical" and values:
-            out.problems.append(
-                source.problem(path, f"slot {name!r} has `values` but is not categorical")
-            )
+        out.problems += _slot_problems(source, name, model)
         mapping = next(
             (m for m in model.mappings or () if m.type == "from_entity" and m.entity), None
         )
-        entity = mapping.entity if mapping and mapping.entity else name
-        role = mapping.role if mapping else None
+        validation = model.validation
         out.slots[name] = SlotSpec(
             name=name,
             type=model.type,
-            values=values,
+            values=tuple(str(v) for v in model.values or ()),
             initial_value=model.initial_value,
-            entity=entity,
-            role=role,
+            entity=mapping.entity if mapping and mapping.entity else name,
+            role=mapping.role if mapping else None,
+            rejections=_slot_rejections(source, name, validation, out.problems),
+            refill_utter=validation.refill_utter if validation else None,
             file=source.file,
             line=source.line(path),
         )
+
+
+def _slot_problems(source: Source, name: str, model: SlotModel) -> list[Problem]:
+    path = ("slots", name)
+    if model.type == "categorical" and not model.values:
+        return [source.problem(path, f"categorical slot {name!r} needs `values: [...]`")]
+    if model.type != "categorical" and model.values:
+        return [source.problem(path, f"slot {name!r} has `values` but is not categorical")]
+    low, high = model.min_value, model.max_value
+    if model.type == "float" and low is not None and high is not None and low >= high:
+        # as Rasa refuses it; the bounds only shape Rasa's features and reject no value
+        return [source.problem(path, f"float slot {name!r} needs `min_value` < `max_value`")]
+    return []
+
+
+def _slot_rejections(
+    source: Source, name: str, validation: SlotValidationModel | None, problems: list[Problem]
+) -> tuple[Rejection, ...]:
+    out = []
+    for i, r in enumerate(validation.rejections if validation else ()):
+        path = ("slots", name, "validation", "rejections", i)
+        try:
+            condition = parse_condition(r.if_)
+        except ConditionError as exc:
+            problems.append(
+                source.problem(
+                    path + ("if",),
+                    f"slot {name!r}: the rejection condition {r.if_!r} does not parse: {exc}",
+                )
+            )
+            continue
+        out.append(Rejection(condition=condition, utter=r.utter, line=source.line(path)))
+    return tuple(out)
 
 
 def _read_responses(source: Source, raw: Any, out: Sections) -> None:
@@ -106,7 +130,17 @@ def _read_responses(source: Source, raw: Any, out: Sections) -> None:
             continue
         built = [_variant(source, path + (i,), v, out.problems) for i, v in enumerate(variants)]
         if all(v is not None for v in built):
-            out.responses[name] = tuple(v for v in built if isinstance(v, ResponseVariant))
+            shown = tuple(v for v in built if isinstance(v, ResponseVariant))
+            out.responses[name] = shown
+            if shown and all(v.conditions or v.predicate for v in shown):
+                out.problems.append(
+                    source.problem(
+                        path,
+                        f"response {name!r} has a `condition` on every variant, so it says "
+                        "nothing when none holds; add a variant without `condition`",
+                        severity="warning",
+                    )
+                )
 
 
 class _Skipped:
@@ -125,16 +159,115 @@ def _variant(
     problems += found
     if model is None:
         return None
+    predicate = None
+    if isinstance(model.condition, str):  # Rasa Pro's predicate form: `slots.x is true`
+        try:
+            predicate = parse_condition(model.condition)
+        except ConditionError as exc:
+            problems.append(source.problem(path + ("condition",), f"response condition: {exc}"))
+            return None
+        conditions: tuple[SlotCondition, ...] | None = ()
+    else:
+        conditions = _conditions(source, path + ("condition",), model.condition, problems)
+    if conditions is None:
+        return None
+    template = _template_kind(source, path, model.metadata or {}, problems)
     buttons = tuple(Button(title=b.title, payload=b.payload) for b in model.buttons)
-    return ResponseVariant(
-        text=model.text, buttons=buttons, tone=model.tone, line=source.line(path)
+    variant = ResponseVariant(
+        text=model.text,
+        buttons=buttons,
+        tone=model.tone,
+        line=source.line(path),
+        conditions=conditions,
+        predicate=predicate,
+        template=template,
     )
+    if template == "jinja":
+        problems += _jinja_problems(source, path, variant)
+    return variant
+
+
+def _conditions(
+    source: Source, path: tuple[str | int, ...], raw: Any, problems: list[Problem]
+) -> tuple[SlotCondition, ...] | None:
+    """Rasa's `condition: [{type: slot, name: <slot>, value: <value>}]`; None if malformed."""
+    if raw is None:
+        return ()
+    shape = "`- {type: slot, name: <slot>, value: <value>}`"
+    if not isinstance(raw, list):
+        problems.append(
+            source.problem(path, f"a response `condition` is a predicate or a list of {shape}")
+        )
+        return None
+    out, ok = [], True
+    for i, item in enumerate(raw):
+        wrong = _condition_problem(item)
+        if wrong is not None:
+            problems.append(source.problem(path + (i,), f"response condition: {wrong}; {shape}"))
+            ok = False
+        else:
+            out.append(SlotCondition(slot=item["name"], value=item.get("value")))
+    return tuple(out) if ok else None
+
+
+def _condition_problem(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return "each item must be a mapping"
+    unknown = sorted(str(k) for k in item if k not in ("type", "name", "value"))
+    if unknown:
+        return f"unknown key {unknown[0]!r}"
+    if item.get("type") != "slot":
+        return f"the type must be `slot` (Rasa's only kind), not {item.get('type')!r}"
+    if not isinstance(item.get("name"), str) or not item["name"]:
+        return "`name` must name a slot"
+    if isinstance(item.get("value"), list | dict):
+        return "`value` must be a string, a number, true/false or null"
+    return None
+
+
+def _template_kind(
+    source: Source, path: tuple[str | int, ...], metadata: dict[str, Any], problems: list[Problem]
+) -> TemplateKind:
+    """Rasa's `metadata: {template: jinja}`; every other metadata key (`rephrase`) is kept out."""
+    kind = metadata.get("template")
+    if kind is None or kind == "jinja":
+        return "jinja" if kind else "format"
+    problems.append(
+        source.problem(
+            path + ("metadata", "template"),
+            f"response template {kind!r} is not known; use `template: jinja` or leave it out "
+            "for `{slot}` placeholders (used meanwhile)",
+            severity="warning",
+        )
+    )
+    return "format"
+
+
+def _jinja_problems(
+    source: Source, path: tuple[str | int, ...], variant: ResponseVariant
+) -> list[Problem]:
+    texts: list[tuple[tuple[str | int, ...], str]] = [(("text",), variant.text)]
+    for i, b in enumerate(variant.buttons):
+        texts += [(("buttons", i, "title"), b.title), (("buttons", i, "payload"), b.payload)]
+    out = []
+    for at, text in texts:
+        error = jinja_syntax_error(text)
+        if error is not None:
+            out.append(
+                source.problem(
+                    path + at,
+                    f"response {path[1]!r}: the Jinja template does not parse ({error}); "
+                    "it is shown as written until fixed",
+                    severity="warning",
+                )
+            )
+    return out
 
 
 def _ignored_keys(
     source: Source, path: tuple[str | int, ...], raw: dict[str, Any]
 ) -> list[Problem]:
-    out = [
+    return [
         source.problem(
             path + (key,),
             f"response key `{key}` is not supported by botsvc and is ignored",
@@ -143,17 +276,6 @@ def _ignored_keys(
         for key in raw
         if key in IGNORED_RESPONSE_KEYS
     ]
-    metadata = raw.get("metadata")
-    if isinstance(metadata, dict) and metadata.get("template") == "jinja":
-        out.append(
-            source.problem(
-                path + ("metadata", "template"),
-                "botsvc does not render Jinja templates: `{{ ... }}` is shown as written; "
-                "use `{slot_name}` placeholders",
-                severity="warning",
-            )
-        )
-    return out
 
 
 def _read_actions(source: Source, raw: Any, out: Sections) -> None:

@@ -123,16 +123,21 @@ class Flow:
     name: str = ""
     file: str = ""
     line: int | None = None
+    nlu_based: bool = False  # made from Rasa rules or forms (rasa_layout.py), not a CALM flow
+    persisted_slots: frozenset[str] = frozenset()  # Rasa's: kept when the flow ends
 
     def step(self, step_id: str | None) -> Step | None:
         return self.steps.get(step_id) if step_id else None
 
     def slots_to_reset(self) -> tuple[str, ...]:
-        """The slots collected with `reset_after_flow_ends` (the default), cleared when it ends."""
+        """The slots collected with `reset_after_flow_ends` (the default) and not in
+        `persisted_slots`, cleared when it ends."""
         return tuple(
             dict.fromkeys(
                 s.slot
                 for s in self.steps.values()
-                if isinstance(s, CollectStep) and s.reset_after_flow_ends
+                if isinstance(s, CollectStep)
+                and s.reset_after_flow_ends
+                and s.slot not in self.persisted_slots
             )
         )
