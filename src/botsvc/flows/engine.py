@@ -332,6 +332,13 @@ class FlowEngine:
             run.note("flow_retriggered_as_answer", flow=flow.id, slot=step.slot)
             return await self._fill(run, frame, step, fill)
         run.note("flow_already_active", flow=flow.id)
+        slot = self.spec.slots[step.slot]
+        by_intent = any(t.intent == run.nlu.intent.name for t in flow.triggers)
+        if fill is None and not by_intent and slot.type in ("categorical", "bool"):
+            # "a gift card" asked debit or credit is only close to the flow's description: not
+            # the request repeated but no option, so say so
+            run.reject(step, frame, _TYPE_REJECTIONS[slot.type], rule="answer not understood")
+            return _result(run, "handled")
         run.ask(step, frame)
         return _result(run, "handled")
 

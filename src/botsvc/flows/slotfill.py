@@ -250,12 +250,17 @@ def generic_kind(slot: SlotSpec) -> str | None:
 def _generic(slot: SlotSpec, nlu: NluResult, synonyms: Mapping[str, str]) -> Fill | None:
     kind = generic_kind(slot)
     if kind is not None:
-        # a bare number answers for an amount of money ("50" to "how much?")
+        # a bare number in digits answers for an amount of money ("50" to "how much?"); a
+        # number word may be no amount at all ("one moment")
         accepted = (kind, "number") if kind == "amount_of_money" else (kind,)
         for entity in sorted(
             nlu.entities, key=lambda e: accepted.index(e.entity) if e.entity in accepted else 9
         ):
             if entity.entity not in accepted:
+                continue
+            if entity.entity != kind and not any(
+                c.isdigit() for c in nlu.text[entity.start : entity.end]
+            ):
                 continue
             value = entity.value
             if kind == "amount_of_money" and isinstance(value, Mapping):
