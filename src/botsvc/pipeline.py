@@ -50,6 +50,8 @@ DEFAULT_TEXTS = {
     "utter_out_of_scope": "Sorry, that's outside what I can help with. Is there something about "
     "your account or an order I can do for you?",
     "utter_acknowledge": "Alright. Let me know if there's anything else I can help with.",
+    "utter_user_input_too_long_error_rasa": "Sorry, that message is too long for me. Could you "
+    "make it shorter?",
 }
 # "ok", "no", "never mind" with no flow to answer: acknowledged, neither a miss nor a handoff
 ACKNOWLEDGEMENT_INTENTS = frozenset({"affirm", "deny", "cancel"})
@@ -99,6 +101,20 @@ class Pipeline:
         state.recent_texts = (state.recent_texts + [nlu.text])[-RECENT_TEXTS:]
         state.sentiments = (state.sentiments + [round(nlu.sentiment, 3)])[-20:]
 
+        limit = self.spec.max_message_chars
+        if limit is not None and len(nlu.text) > limit:
+            # Rasa Pro does not read a message this long; it asks for a shorter one
+            return self._outcome(
+                "fallback",
+                self.say("utter_user_input_too_long_error_rasa", state, nlu, ctx),
+                nlu,
+                state,
+                notes,
+                f"message longer than {limit} characters: asked for a shorter one",
+                flow=None
+                if state.active is None
+                else FlowPosition(state.active.flow_id, state.active.step_id),
+            )
         nlu, notes.intent_floor = escalation.apply_intent_floor(nlu, rules)
         # a human request always wins, whatever flow is running
         if (ask := escalation.human_request(nlu, rules)) is not None:

@@ -110,7 +110,7 @@ def _rasa_layout(project_dir: Path) -> _Layout:
             intents=intents,
             fallback_endpoint=rasa.action_endpoint,
             defaults=rasa.default_documents,
-            diet_thresholds=True,
+            rasa_project=True,
         ),
         kb_dir=rasa.kb_dir,
         problems=rasa.problems,

@@ -35,6 +35,7 @@ CLOSE = 0.01
 SHORT_SPREAD = 0.25
 SHORT_WORDS = 2
 MAX_CANDIDATES = 3
+LEAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,9 @@ class FlowMatch:
     score: float
     candidates: tuple[str, ...] = ()  # flows as likely as this one (itself first), if ambiguous
     confident: tuple[str, ...] = ()  # the flows at or above the threshold, closest first
+    # below the threshold but far ahead of every other flow: enough when the message also
+    # fills one of the flow's slots ("send John 50"); the engine checks that
+    leading: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,14 +81,16 @@ class DescriptionRouter:
         best_id, best = ranked[0]
         short = len(text.split()) <= SHORT_WORDS
         spread = SHORT_SPREAD if short else CLOSE
-        floor = SIMILARITY_FLOOR if short else self.threshold
-        if best < floor:
+        if best < SIMILARITY_FLOOR:
             return None
         close = tuple(f for f, score in ranked[:MAX_CANDIDATES] if best - score <= spread)
-        if best < self.threshold and len(close) < 2:
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        leading = not short and best - runner_up >= LEAD
+        if best < self.threshold and not leading and not (short and len(close) > 1):
             return None
         confident = tuple(f for f, score in ranked if score >= self.threshold)
-        return FlowMatch(best_id, best, close if len(close) > 1 else (), confident)
+        candidates = close if len(close) > 1 and (short or best >= self.threshold) else ()
+        return FlowMatch(best_id, best, candidates, confident, leading=leading)
 
     def rank(self, vector: Vector) -> list[tuple[str, float]]:
         """Every flow with its best similarity to the message, closest first."""

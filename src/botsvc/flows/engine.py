@@ -182,6 +182,9 @@ class FlowEngine:
         if by_intent is not None or described is None or described.candidates:
             return by_intent
         flows = [self.spec.flows[f] for f in described.confident if f in self.spec.flows]
+        best = self.spec.flows.get(described.flow_id)
+        if not flows and described.leading and best is not None and self._fills_a_slot(run, best):
+            flows = [best]
         if waiting or is_question(run.nlu.text):
             # ...and a question about a flow the classifier knows ("how do I reset my
             # password?") asks for information: the knowledge base's, not the flow's
@@ -191,6 +194,14 @@ class FlowEngine:
             return None
         run.note("flow_matched_description", flow=flow.id, score=round(described.score, 3))
         return flow
+
+    def _fills_a_slot(self, run: FlowRun, flow: Flow) -> bool:
+        """Whether an entity of the message fills one of the flow's slots."""
+        return any(
+            from_entity(self.spec.slots[s.slot], run.nlu, synonyms=self._synonyms) is not None
+            for s in flow.steps.values()
+            if isinstance(s, CollectStep) and s.slot in self.spec.slots
+        )
 
     def _by_intent(self, run: FlowRun, described: FlowMatch | None) -> Flow | None:
         nlu = run.nlu

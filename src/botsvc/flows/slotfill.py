@@ -190,8 +190,17 @@ def is_cancel(nlu: NluResult) -> bool:
     )
 
 
+# "could I have a capricciosa?", "can I get 2 instead?": a polite request, not a question
+_POLITE_REQUEST = re.compile(
+    r"^\s*(?:\w+,?\s+)?(?:can|could|may)\s+(?:i|we)\s+(?:please\s+)?(?:have|get|order|take)\b",
+    re.IGNORECASE,
+)
+
+
 def is_question(text: str) -> bool:
     stripped = text.strip()
+    if _POLITE_REQUEST.match(stripped):
+        return False
     if stripped.endswith("?"):
         return True
     words = normalise(stripped).split()
@@ -468,6 +477,31 @@ def _category(
         if named:
             return _one(named)
     typo = _one(v for v in values if _close(said, v))
+    if typo is None:
+        typo = _abbreviated(values, said)
     if typo is not None or whole_only:
         return typo
     return _one(v for word in _words(said) for v in values if _close(word, v))
+
+
+def _abbreviated(values: tuple[str, ...], said: str) -> str | None:
+    """The one multi-word value the text abbreviates word by word, in any order ("d debit" and
+    "d direct" for "direct debit"): each word said begins a different word of the value, and
+    one of them is a whole word of it."""
+    words = said.split()
+    if len(words) < 2:
+        return None
+
+    def abbreviates(value: str) -> bool:
+        own = normalise(value).replace("-", " ").replace("_", " ").split()
+        if len(own) != len(words) or not set(words) & set(own):
+            return False
+        left = list(own)
+        for w in sorted(words, key=len, reverse=True):
+            match = next((o for o in left if o.startswith(w)), None)
+            if match is None:
+                return False
+            left.remove(match)
+        return True
+
+    return _one(v for v in values if abbreviates(v))

@@ -62,14 +62,15 @@ def load_flow_documents(
     intents: Collection[str] | None = None,
     fallback_endpoint: tuple[str, str] | None = None,
     defaults: Iterable[tuple[str, str]] = (),
-    diet_thresholds: bool = False,
+    rasa_project: bool = False,
 ) -> FlowSpec:
     """Load (file, text) documents gathered by another layout (spec/rasa_layout.py).
     `fallback_endpoint`: (url, the file that sets it), used when no `actions.endpoint` is set.
     `defaults`: documents whose responses and linked flows apply where the project has none.
-    `diet_thresholds`: the triggers' thresholds were written for Rasa's DIET classifier."""
+    `rasa_project`: a Rasa project, whose triggers' thresholds were written for Rasa's DIET
+    classifier and whose messages Rasa reads up to 420 characters."""
     spec = _load(documents, intents, fallback_endpoint, defaults)
-    return replace(spec, diet_thresholds=True) if diet_thresholds else spec
+    return replace(spec, diet_thresholds=True, max_message_chars=420) if rasa_project else spec
 
 
 @dataclass

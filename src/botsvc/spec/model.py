@@ -73,6 +73,8 @@ class FlowSpec:
     # nlu_trigger thresholds written for Rasa's DIET, whose confidences crowd near 1: read as
     # asking for a clear winner (flows/engine.py) rather than taken at face value
     diet_thresholds: bool = False
+    # Rasa Pro's `user_input.max_characters`: a longer message is not read (Rasa projects: 420)
+    max_message_chars: int | None = None
 
     def __post_init__(self) -> None:
         # a slot's own rejections join every collect of it, wherever the slot is defined
