@@ -48,7 +48,7 @@ def test_every_pattern_case_passes(
     project: Path, actions: ActionServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = run_cases(project, actions, capsys)
-    assert out.strip().splitlines()[-1] == "8 passed, 0 failed"
+    assert out.strip().splitlines()[-1] == "12 passed, 0 failed"
 
 
 def test_a_case_that_expects_the_wrong_option_names_what_the_bot_did(

@@ -3,7 +3,9 @@
 Found only when the message says it corrects (a cue such as "sorry", "actually", "I meant",
 "instead") and names a new value for a slot the running flow has already filled: from an entity
 that fills that slot, or, for a text slot, the words after "I meant" / "make it" given to the
-slot filled last. The value for the slot being asked is an answer, never a correction.
+slot filled last. The value for the slot being asked is an answer, never a correction. A message
+that names a filled slot to change ("I want to change the recipient") or disowns its value ("I
+didn't mean John") resets it, to be asked again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ _CUE = re.compile(
     r"change (?:it|that) to|it should be|correction)\b",
     re.IGNORECASE,
 )
+_BY_NAME = re.compile(
+    r"\b(?:change|update|edit|correct|fix|redo)\s+(?:the|my)\s+(?P<what>[\w ]{2,40}?)\s*[.!?]*$",
+    re.IGNORECASE,
+)
+_BY_VALUE = re.compile(
+    r"\b(?:didn'?t|did not|don'?t|do not)\s+mean\s+(?P<what>.+)$"
+    r"|^\s*(?:no,?\s+)?not\s+(?P<not>.+)$",
+    re.IGNORECASE,
+)
 _TAIL = re.compile(
     r"\b(?:i meant(?: to say)?|i mean|make (?:it|that)|change (?:it|that) to|it should be)"
     r"\s+(?P<value>.+?)\s*(?:instead)?\s*[.!]*\s*$",
@@ -39,14 +50,18 @@ def find_correction(
     asking: str,
     slots: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The slots this message corrects, with their new values ({} when it corrects nothing)."""
-    if _CUE.search(nlu.text) is None:
-        return {}
+    """The slots this message corrects, with their new values ({} when it corrects nothing);
+    a slot to be asked again ("I want to change the recipient", "I didn't mean John") is None."""
     filled = [
         s.slot
         for s in flow.steps.values()
         if isinstance(s, CollectStep) and s.slot != asking and slots.get(s.slot) is not None
     ]
+    reset = _reset(nlu.text, filled, slots)
+    if reset:
+        return reset
+    if _CUE.search(nlu.text) is None:
+        return {}
     out: dict[str, Any] = {}
     for name in filled:
         fill = from_entity(spec.slots[name], nlu, asked=True)
@@ -59,3 +74,25 @@ def find_correction(
     if tail is not None and texts:
         return {texts[-1]: tail.group("value").strip(" \"'")}
     return {}
+
+
+def _reset(text: str, filled: list[str], slots: Mapping[str, Any]) -> dict[str, Any]:
+    """Slots the message asks to give again: by name ("change the recipient") or by disowning
+    their value ("I didn't mean John")."""
+    named = _BY_NAME.search(text)
+    if named is not None:
+        what = set(_words(named.group("what"))) - {"the", "my", "a"}
+        hit = [n for n in filled if what and _words(n)[-1] in what]
+        if len(hit) == 1:
+            return {hit[0]: None}
+    disowned = _BY_VALUE.search(text)
+    if disowned is not None:
+        said = (disowned.group("what") or disowned.group("not")).lower()
+        hit = [n for n in filled if re.search(rf"\b{re.escape(str(slots[n]).lower())}\b", said)]
+        if len(hit) == 1:
+            return {hit[0]: None}
+    return {}
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[_\W]+", text.lower()) if w]

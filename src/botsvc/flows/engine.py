@@ -195,6 +195,13 @@ class FlowEngine:
         run.note("flow_matched_description", flow=flow.id, score=round(described.score, 3))
         return flow
 
+    def _value_said(self, slot: SlotSpec, nlu: NluResult) -> Fill | None:
+        """A value of the slot in the message: its entity, or a value of a typed slot."""
+        fill = from_entity(slot, nlu, asked=True, synonyms=self._synonyms)
+        if fill is None and slot.type in ("categorical", "bool", "float"):
+            fill = from_answer(slot, nlu, strict=False, synonyms=self._synonyms)
+        return fill
+
     def _fills_a_slot(self, run: FlowRun, flow: Flow) -> bool:
         """Whether an entity of the message fills one of the flow's slots."""
         return any(
@@ -285,6 +292,12 @@ class FlowEngine:
             # reset asks for the email is no request to change the email
             run.note("trigger_read_as_answer", flow=other.id, slot=step.slot)
             other, stacked = None, False
+        # a start only from a description or a DIET-scale threshold yields to a value of the
+        # slot asked for: "credit card" asked how to pay is no request to add a card
+        weak = other is not None and not stacked and not _met_at_face_value(other, nlu)
+        if weak and other is not None and self._value_said(slot, nlu) is not None:
+            run.note("answer_over_flow", flow=other.id, slot=step.slot)
+            other = None
         if other is not None and not stacked:
             await run.start(
                 other,
@@ -444,6 +457,15 @@ def _states_the_slot(slot: SlotSpec, text: str) -> bool:
         return False
     pattern = rf"^\s*(?:(?:my|the|our|new)\s+)*{words}\s*(?:is|was|=|:|'s)(?:\s|$)"
     return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _met_at_face_value(flow: Flow, nlu: NluResult) -> bool:
+    """The message's intent triggers the flow at the threshold as written."""
+    return any(
+        t.intent == nlu.intent.name
+        and (t.confidence_threshold is None or nlu.intent.confidence >= t.confidence_threshold)
+        for t in flow.triggers
+    )
 
 
 def _described_elsewhere(spec: FlowSpec, flow: Flow, described: FlowMatch | None) -> bool:

@@ -215,12 +215,32 @@ class FlowRun:
             return
         self._apply_corrections(corrected)
         self.say_or("utter_corrected_previous_input", CORRECTED_TEXT)
-        self.ask(step, frame)
+        if frame.step_id != step.id:  # rewound to a reset slot's question
+            await self.resume()
+        else:
+            self.ask(step, frame)
 
     def _apply_corrections(self, corrected: Mapping[str, Any]) -> None:
         for name, value in corrected.items():
-            self.state.slots[name] = value
+            if value is None:
+                self.state.slots.pop(name, None)
+            else:
+                self.state.slots[name] = value
             self.note("slot_set", slot=name, value=value, by="correction")
+        self._rewind([name for name, value in corrected.items() if value is None])
+
+    def _rewind(self, reset: list[str]) -> None:
+        """A slot reset to be given again: the flow that collects it goes back to that question
+        (its frame below any pattern), as Rasa moves a flow back to the corrected step."""
+        for frame in reversed(self.state.stack):
+            if frame.flow_id.startswith("pattern_"):
+                continue
+            steps = self.flow_of(frame).steps.values()
+            back = next((s for s in steps if isinstance(s, CollectStep) and s.slot in reset), None)
+            if back is not None:
+                frame.step_id, frame.waiting_for = back.id, None
+                self.note("flow_rewound", flow=frame.flow_id, step=back.id)
+            return
 
     async def cancel(self) -> None:
         frame = self.state.stack[-1]
