@@ -7,6 +7,7 @@ rule escalates is decided in escalation.py; this module only asks in order.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,15 @@ from botsvc.spec.model import FlowSpec
 RECENT_TEXTS = 5
 SEARCH_PATTERN = "pattern_search"  # Rasa's pattern for knowledge answers: botsvc's KB runs it
 QUESTION_MARGIN = 0.1  # above the description threshold, a question starts its flow anyway
+REPEAT_PATTERN = "pattern_repeat_bot_messages"
+LAST_REPLY = 5  # messages kept to repeat
+_REPEAT = re.compile(
+    r"^\s*(?:sorry,?\s+)?(?:(?:can|could|would) you\s+)?(?:please\s+)?"
+    r"(?:repeat(?:\s+(?:that|it|yourself|the question|the last message))?|say (?:that|it) again"
+    r"|come again|what did you (?:just )?say|pardon(?: me)?|one more time)"
+    r"(?:\s+please)?[\s?.!]*$",
+    re.IGNORECASE,
+)
 
 # Said when the project defines no response of that name.
 DEFAULT_TEXTS = {
@@ -101,6 +111,27 @@ class Pipeline:
         state.recent_texts = (state.recent_texts + [nlu.text])[-RECENT_TEXTS:]
         state.sentiments = (state.sentiments + [round(nlu.sentiment, 3)])[-20:]
 
+        if _REPEAT.match(nlu.text) and state.last_reply:
+            # Rasa's pattern_repeat_bot_messages: "say that again" repeats the last reply as is
+            notes.flow = FlowTrace(
+                status="handled",
+                events=(
+                    {"event": "flow_started", "flow": REPEAT_PATTERN, "reason": "repeat"},
+                    {"event": "flow_completed", "flow": REPEAT_PATTERN, "step": "repeat"},
+                ),
+                ms=0.0,
+            )
+            again = tuple(BotMessage(text) for text in state.last_reply)
+            position = state.active
+            return self._outcome(
+                "flow" if position else "fallback",
+                again,
+                nlu,
+                state,
+                notes,
+                "asked to repeat: the last reply said again",
+                flow=None if position is None else FlowPosition(position.flow_id, position.step_id),
+            )
         limit = self.spec.max_message_chars
         if limit is not None and len(nlu.text) > limit:
             # Rasa Pro does not read a message this long; it asks for a shorter one
@@ -321,6 +352,8 @@ class Pipeline:
         sources: tuple[KbHit, ...] = (),
         handoff: HandoffRequest | None = None,
     ) -> Outcome:
+        if messages:
+            state.last_reply = [m.text for m in messages][-LAST_REPLY:]
         return Outcome(
             handled_by=handled_by,
             messages=messages,

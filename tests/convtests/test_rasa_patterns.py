@@ -1,7 +1,8 @@
 """Rasa Pro's conversation patterns on a small Rasa Pro project of our own (tests/data/rasawallet):
 clarification, chit-chat at a question, continue-interrupted, a question asked by a custom action
-on a real rasa-sdk server, a categorical rejection, a DIET-scale trigger threshold and
-pattern_search, each a Rasa e2e test case run through `botsvc test` and the real pipeline."""
+on a real rasa-sdk server, a categorical rejection, a DIET-scale trigger threshold,
+pattern_search, corrections that reset a slot and repeating the last reply, each a Rasa e2e test
+case run through `botsvc test` and the real pipeline."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_every_pattern_case_passes(
     project: Path, actions: ActionServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = run_cases(project, actions, capsys)
-    assert out.strip().splitlines()[-1] == "12 passed, 0 failed"
+    assert out.strip().splitlines()[-1] == "13 passed, 0 failed"
 
 
 def test_a_case_that_expects_the_wrong_option_names_what_the_bot_did(
