@@ -132,7 +132,7 @@ class DialogueState(BaseModel):
     sentiments: list[float] = Field(default_factory=list)  # per customer turn, newest last
     corrections: dict[str, Any] = Field(default_factory=dict)  # waiting for pattern_correction
     clarification: list[str] = Field(default_factory=list)  # flows offered, for the next message
-    last_reply: list[str] = Field(default_factory=list)  # the bot's last texts, to repeat them
+    last_reply: list[BotMessage] = Field(default_factory=list)  # the bot's last reply, to repeat
 
     @property
     def active(self) -> FlowFrame | None:

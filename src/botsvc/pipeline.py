@@ -121,7 +121,7 @@ class Pipeline:
                 ),
                 ms=0.0,
             )
-            again = tuple(BotMessage(text) for text in state.last_reply)
+            again = tuple(state.last_reply)
             position = state.active
             return self._outcome(
                 "flow" if position else "fallback",
@@ -353,7 +353,7 @@ class Pipeline:
         handoff: HandoffRequest | None = None,
     ) -> Outcome:
         if messages:
-            state.last_reply = [m.text for m in messages][-LAST_REPLY:]
+            state.last_reply = list(messages)[-LAST_REPLY:]
         return Outcome(
             handled_by=handled_by,
             messages=messages,
