@@ -103,5 +103,7 @@ def test_hint3_sofmattress_beats_the_published_bert_baseline(embedder: Embedder)
     parser = NluParser(model=model, extractor=EntityExtractor.from_training_data(data))
     report = _evaluate(parser, embedder, hint3 / "sofmattress_test.csv")
     assert report.oos_rows == 144
-    assert report.accuracy >= 0.66
-    assert report.oos_recall is not None and report.oos_recall >= 0.8
+    assert report.accuracy >= 0.69
+    # the cut rejects few in-scope messages and still catches most out-of-scope ones
+    assert report.in_scope_accuracy >= 0.62
+    assert report.oos_recall is not None and report.oos_recall >= 0.7

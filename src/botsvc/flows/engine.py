@@ -66,6 +66,10 @@ from botsvc.spec.steps import CallStep, CollectStep, Flow
 
 __all__ = ["FlowEngine", "FlowResult"]
 
+VALUE_SHARE = 0.4  # of a message's characters, for a value alone to start its flow
+# built-in entities that answer many questions: no reason alone to start a flow
+_GENERIC_ENTITIES = frozenset({"number", "amount_of_money", "time", "person", "phone_number"})
+
 # "it's @barts", "that is Joe": the words before a free-text answer are not part of it
 _LEAD_IN = re.compile(r"^\s*(?:it'?s|it is|that'?s|that is|this is)\s+(?=\S)", re.IGNORECASE)
 
@@ -251,6 +255,8 @@ class FlowEngine:
         ambiguous = flow is None and described is not None and bool(described.candidates)
         if ambiguous and described is not None and await run.clarify(described.candidates):
             return _result(run, "handled")
+        if flow is None and not ambiguous:
+            flow = self._asked_first_by(run)
         if flow is None:
             run.note("no_flow_triggered", intent=run.nlu.intent.name)
             return _result(run, "not_handled")
@@ -259,6 +265,41 @@ class FlowEngine:
             flow, event="flow_started", intent=intent.name, confidence=intent.confidence
         )
         return _result(run, "handled")
+
+    def _asked_first_by(self, run: FlowRun) -> Flow | None:
+        """A message that is only a value ("NW-447120") with no flow waiting for it starts the
+        flow whose first question that value answers: an entity of the slot's own (an order
+        number), not a number, date or name that could answer anything. Of several such flows,
+        the one whose intent the classifier ranks higher."""
+        text = run.nlu.text.strip()
+        if is_question(text) or not text:
+            return None
+        found = []
+        for flow in self.spec.flows.values():
+            if flow.id.startswith("pattern_") or not flow.triggers:
+                continue
+            first = flow.steps.get(flow.first_step)
+            if not isinstance(first, CollectStep) or first.slot not in self.spec.slots:
+                continue
+            slot = self.spec.slots[first.slot]
+            if slot.entity in _GENERIC_ENTITIES:
+                continue
+            spans = [e.end - e.start for e in run.nlu.entities if e.entity == slot.entity]
+            # the value is most of the message ("NW-447120", "sorry, NW-447120"), not a word
+            # in a sentence about something else
+            if spans and max(spans) >= VALUE_SHARE * len(text) and _guard_holds(run, flow):
+                found.append(flow)
+        if len(found) > 1:
+            # several flows ask for it first: the one whose intent the classifier ranks higher
+            odds = {r.name: r.confidence for r in run.nlu.ranking}
+            score = {f.id: max(odds.get(t.intent, 0.0) for t in f.triggers) for f in found}
+            found.sort(key=lambda f: -score[f.id])
+            if score[found[0].id] <= score[found[1].id]:
+                return None
+        if not found:
+            return None
+        run.note("flow_started_by_value", flow=found[0].id, slot=found[0].first_step)
+        return found[0]
 
     async def _answer(
         self, run: FlowRun, frame: FlowFrame, step: CollectStep, described: FlowMatch | None

@@ -11,8 +11,10 @@ the out-of-scope messages, the held-out examples the in-scope ones. From these r
    probability, its margin over the runner-up, and the cosine between the message and the
    nearest training example of that intent. Its output is the confidence: the probability that
    the top intent is right and the message is in scope, with in-scope and out-of-scope weighted
-   equally. The out-of-scope threshold is therefore 0.5 for every bot, whatever its size: the
-   bot-specific part is learned here, not tuned by the user.
+   equally.
+3. the **out-of-scope cut** on that confidence: 0.5, lowered to reject at most 2% of the
+   held-out messages the classifier got right, never below 0.25 (see decision_threshold), so
+   that the decision does not grow more timid as intents are added. Nothing is tuned by the user.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from threadpoolctl import threadpool_limits
 from botsvc.nlu.features import CharNgrams, FloatArray, combine, fit_leg, log_softmax, softmax
 
 THRESHOLD = 0.5
+MAX_RIGHT_REJECTED = 0.02  # of the simulated right answers, at most this share is rejected
+MIN_THRESHOLD = 0.25  # ...but the cut never goes below this (few-shot bots: see BENCHMARKS.md)
 MAX_GROUPS = 5
 HOLDOUT_SHARE = 0.2
 Labels = npt.NDArray[np.int64]
@@ -72,6 +76,7 @@ class CalibrationResult:
     with_text: Calibration  # both legs (the parser's path)
     vector_only: Calibration  # embedding leg alone, for callers that only have a vector
     stats: dict[str, float]
+    threshold: float = THRESHOLD  # the out-of-scope cut on confidence (see decision_threshold)
 
 
 @dataclass
@@ -96,7 +101,30 @@ def calibrate(
         _simulate(texts, vectors, labels, n_classes, hidden, rng, rounds)
     with_text = _fit(rounds["text"])
     vector_only = _fit(rounds["vector"])
-    return CalibrationResult(with_text, vector_only, _stats(rounds["text"], with_text))
+    threshold = decision_threshold(rounds["text"], with_text)
+    stats = _stats(rounds["text"], with_text, threshold)
+    return CalibrationResult(with_text, vector_only, stats, threshold)
+
+
+def decision_threshold(r: _Round, cal: Calibration) -> float:
+    """The confidence below which a message is out of scope: 0.5, lowered where that would
+    reject more than MAX_RIGHT_REJECTED of the held-out messages the classifier got right, and
+    never below MIN_THRESHOLD.
+
+    Rejecting a wrong answer costs little (a fallback instead of a wrong flow); rejecting a right
+    one turns a served customer away. The more intents, the lower the confidence of a right
+    answer, so a fixed cut grows more timid with size; a cut at a share of the right answers
+    rejects about the same share for 5 intents or 200. The floor keeps few-shot bots, whose right
+    answers are rarely confident, from letting every out-of-scope message through."""
+    if not r.log_probs or not cal.fitted:
+        return THRESHOLD
+    probs = softmax(np.vstack(r.log_probs) / cal.temperature)
+    conf = cal.confidence(probs, np.concatenate(r.cosines))
+    right = conf[np.concatenate(r.correct)]
+    if len(right) == 0:
+        return THRESHOLD
+    cut = float(np.quantile(right, MAX_RIGHT_REJECTED))
+    return round(min(THRESHOLD, max(MIN_THRESHOLD, cut)), 3)
 
 
 def _simulate(
@@ -177,15 +205,19 @@ def _temperature(log_probs: FloatArray, labels: Labels) -> float:
     return float(result.x)
 
 
-def _stats(r: _Round, cal: Calibration) -> dict[str, float]:
-    """How the calibrated model did in the simulation, at the default threshold."""
+def _stats(r: _Round, cal: Calibration, threshold: float) -> dict[str, float]:
+    """How the calibrated model did in the simulation, at its threshold."""
     if not r.log_probs:
         return {}
     probs = softmax(np.vstack(r.log_probs) / cal.temperature)
     conf = cal.confidence(probs, np.concatenate(r.cosines))
     correct, in_scope = np.concatenate(r.correct), np.concatenate(r.in_scope)
-    accepted = conf >= THRESHOLD
-    stats = {"simulated_in_scope_accuracy": float((correct & accepted)[in_scope].mean())}
+    accepted = conf >= threshold
+    stats = {
+        "simulated_in_scope_accuracy": float((correct & accepted)[in_scope].mean()),
+        "simulated_in_scope_reject_rate": float((~accepted)[in_scope].mean()),
+        "threshold": threshold,
+    }
     if (~in_scope).any():
         stats["simulated_oos_recall"] = float((~accepted)[~in_scope].mean())
     stats["simulated_rows"] = float(len(conf))

@@ -26,11 +26,11 @@ import numpy as np
 from botsvc.domain import IntentScore, Vector
 from botsvc.embedding import Embedder
 from botsvc.errors import ModelNotTrainedError, Problem, ProjectError
-from botsvc.nlu.calibration import THRESHOLD, Calibration, calibrate, max_cosine
+from botsvc.nlu.calibration import Calibration, calibrate, max_cosine
 from botsvc.nlu.features import CharNgrams, FloatArray, LinearLeg, combine, fit_leg, softmax
 from botsvc.nlu.trainingdata import TrainingData
 
-CLASSIFIER_VERSION = "emb-char-lr/2"
+CLASSIFIER_VERSION = "emb-char-lr/3"
 FORMAT = 1
 _ARRAYS = ("emb_coef", "emb_bias", "char_coef", "char_bias", "idf", "train_vectors", "train_labels")
 
@@ -117,7 +117,7 @@ def train_intent_model(data: TrainingData, embedder: Embedder) -> IntentModel:
     ngrams = CharNgrams.fit(texts)
     model = IntentModel(
         intents=intents,
-        threshold=THRESHOLD,
+        threshold=cal.threshold,
         key=artefact_key(data, embedder.model_id),
         emb_leg=fit_leg(vectors, labels, len(intents)),
         char_leg=fit_leg(ngrams.transform(texts), labels, len(intents)),

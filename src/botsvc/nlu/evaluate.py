@@ -49,6 +49,7 @@ class ThresholdPoint:
     threshold: float
     accuracy: float
     in_scope_accuracy: float
+    in_scope_reject_rate: float  # in-scope messages answered with nlu_fallback
     oos_recall: float | None
     oos_precision: float | None
 
@@ -63,6 +64,7 @@ class IntentReport:
     accuracy: float
     macro_f1: float
     in_scope_accuracy: float
+    in_scope_reject_rate: float
     oos_recall: float | None
     oos_precision: float | None
     per_intent: tuple[IntentStat, ...]
@@ -127,6 +129,7 @@ def evaluate_intents(
         accuracy=at_threshold.accuracy,
         macro_f1=sum(s.f1 for s in per_intent) / len(per_intent),
         in_scope_accuracy=at_threshold.in_scope_accuracy,
+        in_scope_reject_rate=at_threshold.in_scope_reject_rate,
         oos_recall=at_threshold.oos_recall,
         oos_precision=at_threshold.oos_precision,
         per_intent=per_intent,
@@ -156,6 +159,8 @@ def _point(
         threshold=threshold,
         accuracy=_ratio(sum(g == p for g, p in pairs), len(pairs)) or 0.0,
         in_scope_accuracy=_ratio(sum(g == p for g, p in in_scope), len(in_scope)) or 0.0,
+        in_scope_reject_rate=_ratio(sum(p == FALLBACK_INTENT for _, p in in_scope), len(in_scope))
+        or 0.0,
         oos_recall=_ratio(sum(p == FALLBACK_INTENT for _, p in oos), len(oos)),
         oos_precision=_ratio(sum(g == FALLBACK_INTENT for g, _ in said_oos), len(said_oos))
         if oos
@@ -209,6 +214,7 @@ def format_report(report: IntentReport) -> str:
         f"  accuracy           {pct(report.accuracy)}",
         f"  macro-F1           {pct(report.macro_f1)}",
         f"  in-scope accuracy  {pct(report.in_scope_accuracy)}",
+        f"  in-scope rejected  {pct(report.in_scope_reject_rate)}",
     ]
     if report.oos_rows:
         lines += [
@@ -230,13 +236,15 @@ def format_report(report: IntentReport) -> str:
     lines += [
         "",
         "  threshold trade-off (top confidence below the threshold -> nlu_fallback):",
-        f"  {'threshold':>9} {'accuracy':>9} {'in-scope':>9} {'OOS recall':>11} {'OOS prec.':>10}",
+        f"  {'threshold':>9} {'accuracy':>9} {'in-scope':>9} {'rejected':>9} {'OOS recall':>11} "
+        f"{'OOS prec.':>10}",
     ]
     for p in report.curve:
         mark = "  <- model" if p.threshold == report.threshold else ""
         lines.append(
             f"  {p.threshold:>9.2f} {pct(p.accuracy):>9} {pct(p.in_scope_accuracy):>9} "
-            f"{pct(p.oos_recall):>11} {pct(p.oos_precision):>10}{mark}"
+            f"{pct(p.in_scope_reject_rate):>9} {pct(p.oos_recall):>11} "
+            f"{pct(p.oos_precision):>10}{mark}"
         )
     return "\n".join(lines)
 
