@@ -103,6 +103,7 @@ class HandoffRequest:
     reason: str
     priority: Priority = "normal"
     detail: str = ""
+    language: str | None = None  # ISO 639-1, when the customer writes in another language
 
 
 @dataclass(frozen=True)

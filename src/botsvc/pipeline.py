@@ -36,6 +36,7 @@ from botsvc.flows.descriptions import DescriptionRouter, FlowMatch
 from botsvc.flows.engine import FlowEngine, FlowResult
 from botsvc.flows.slotfill import is_question
 from botsvc.kb.retrieval import KnowledgeBase
+from botsvc.nlu.language import SORRY, foreign_language
 from botsvc.spec.model import FlowSpec
 
 RECENT_TEXTS = 5
@@ -97,9 +98,13 @@ class Pipeline:
         kb: KnowledgeBase,
         say: Say,
         router: DescriptionRouter | None = None,
+        language: str = "en",
+        vocabulary: frozenset[str] = frozenset(),
     ) -> None:
         self.spec, self.engine, self.kb, self.say = spec, engine, kb, say
-        self.router = router  # starts flows without nlu_trigger from their description
+        self.router = router  # starts flows from their description
+        self.language = language  # the bot's own (of its training examples)
+        self.vocabulary = vocabulary  # the words of its training examples
 
     async def run(
         self, nlu: NluResult, vector: Vector, state: DialogueState, ctx: TurnContext
@@ -276,6 +281,15 @@ class Pipeline:
                 notes,
                 "off topic: said it is out of scope; not counted towards a handoff",
             )
+        foreign = foreign_language(nlu.text, own=self.language, vocabulary=self.vocabulary)
+        if foreign is not None:
+            # not understood because it is not the bot's language: say so in the customer's
+            # own, and hand over with the language for the helpdesk to route it
+            handover = HandoffRequest(
+                reason="language", detail=f"the customer writes in {foreign}", language=foreign
+            )
+            out = self._handoff(handover, nlu, state, ctx, notes, flow=None)
+            return replace(out, messages=(BotMessage(SORRY[foreign]),))
         state.consecutive_fallbacks += 1
         rules = self.spec.escalation
         if (ask := escalation.fallbacks_exhausted(state.consecutive_fallbacks, rules)) is not None:

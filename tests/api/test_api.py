@@ -269,3 +269,14 @@ async def test_parse_search_rest_channel_and_health(client: httpx.AsyncClient) -
     assert 'botsvc_turns_total{handled_by="flow"}' in metrics
     schema = (await client.get("/v1/schemas/handoff.json")).json()
     assert "HandoffCreated" in schema["$defs"]
+
+
+async def test_a_customer_in_another_language_is_handed_over_with_it(
+    client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    r = await say(client, "c-lang", "¿Dónde está mi pedido? Lo pedí hace una semana.")
+    assert r["handled_by"] == "human" and r["handoff"]["reason"] == "language"
+    assert "solo puedo ayudar en inglés" in r["messages"][0]["text"]
+    [got] = await wait_events(receiver, 1, "handoff.created")
+    assert got.json["handoff"]["language"] == "es"
+    assert got.json["handoff"]["reason"] == "language"

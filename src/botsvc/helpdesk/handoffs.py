@@ -93,6 +93,7 @@ async def handoff_created(
             id=handoff.id,
             reason=handoff.reason,
             detail=request.detail,
+            language=request.language,
             priority=handoff.priority,
             status="open",
             created_at=iso(handoff.created_at),

@@ -74,6 +74,9 @@ class HandoffInfo(BaseModel):
     id: str
     reason: str
     detail: str = ""
+    language: str | None = Field(
+        default=None, description="ISO 639-1 code, when the customer writes in another language"
+    )
     priority: Priority
     status: Literal["open", "resolved"]
     created_at: str
