@@ -30,6 +30,26 @@ def test_validate_accepts_the_example_bot(capsys: pytest.CaptureFixture[str]) ->
     assert capsys.readouterr().out.startswith("OK: 17 intents")
 
 
+def test_validate_warns_when_the_kb_floor_is_above_the_calibrated_threshold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(REPO / "intents", tmp_path / "intents")
+    shutil.copytree(REPO / "flows", tmp_path / "flows")
+    rules = tmp_path / "flows" / "escalation.yml"
+    rules.write_text(
+        rules.read_text().replace(
+            "low_confidence: {intent_min_confidence: 0.5}",
+            "low_confidence: {kb_min_score: 0.4, intent_min_confidence: 0.5}",
+        )
+    )
+    (tmp_path / "kb_index").mkdir()
+    (tmp_path / "kb_index" / "manifest.json").write_text('{"answer": {"threshold": 0.32}}')
+    assert main(["validate", "--project", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "flows/escalation.yml: warning: escalation.low_confidence.kb_min_score 0.4" in out
+    assert "threshold 0.320" in out
+
+
 def test_validate_prints_every_problem_with_file_and_line(
     broken: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -61,7 +61,7 @@ def _fail(message: str, code: int = 1) -> None:
 @app.command()
 def validate(project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) -> None:
     """Check intents/, flows/ and the escalation rules; print every problem with file:line."""
-    from botsvc.project import check_project
+    from botsvc.project import check_project, kb_floor_problems
 
     try:
         files = check_project(project.resolve())
@@ -81,7 +81,7 @@ def validate(project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) ->
             json.dumps({"ok": True, "problems": [p.__dict__ for p in files.warnings]}, indent=2)
         )
         return
-    for w in files.warnings:
+    for w in [*files.warnings, *kb_floor_problems(project.resolve(), files.spec)]:
         typer.echo(str(w))
     typer.echo(
         f"OK: {len(files.training.intents)} intents, {len(files.training.examples)} examples, "
@@ -118,11 +118,14 @@ def kb_build(project: ProjectOpt = DEFAULT_PROJECT) -> None:
     """Build kb_index/ from kb/, or a Rasa Pro project's docs/ (incremental: unchanged chunks
     are not embedded again)."""
     from botsvc.kb.index import build_index
-    from botsvc.project import kb_folder
+    from botsvc.project import check_project, kb_floor_problems, kb_folder
 
     p = project.resolve()
     report = build_index(kb_folder(p), p / "kb_index", _embedder(project), progress=True)
     typer.echo(str(report))
+    with contextlib.suppress(ProjectError):
+        for w in kb_floor_problems(p, check_project(p).spec):
+            typer.echo(str(w))
 
 
 @kb_app.command("search")

@@ -11,6 +11,7 @@ one consistent project and a broken project on disk leaves the running one in pl
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -121,6 +122,31 @@ def _rasa_layout(project_dir: Path) -> _Layout:
 def kb_folder(project_dir: Path) -> Path:
     """The knowledge-base folder: kb/, or a Rasa Pro project's docs/ (no checks needed)."""
     return rasa_kb_dir(project_dir) if is_rasa_project(project_dir) else project_dir / "kb"
+
+
+def kb_floor_problems(project_dir: Path, spec: FlowSpec) -> list[Problem]:
+    """A warning when the escalation rules' `kb_min_score` is above the answer threshold that
+    `botsvc kb build` calibrated: answers scoring between the two are declined, silently."""
+    floor = spec.escalation.kb_min_score
+    manifest = project_dir / "kb_index" / "manifest.json"
+    if floor is None or not manifest.is_file():
+        return []
+    try:
+        threshold = float(json.loads(manifest.read_text())["answer"]["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if floor <= threshold:
+        return []
+    return [
+        Problem(
+            spec.source_of("escalation"),
+            None,
+            f"escalation.low_confidence.kb_min_score {floor} is above the knowledge base's "
+            f"calibrated answer threshold {threshold:.3f}: answers scoring between the two are "
+            "declined; lower it or remove it",
+            "warning",
+        )
+    ]
 
 
 def _relative(problems: list[Problem], project_dir: Path) -> list[Problem]:
