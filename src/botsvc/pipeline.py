@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from botsvc import escalation
 from botsvc.domain import (
+    FALLBACK_INTENT,
     BotMessage,
     Button,
     DialogueState,
@@ -263,24 +264,6 @@ class Pipeline:
     def _fallback(
         self, nlu: NluResult, state: DialogueState, ctx: TurnContext, notes: _Notes
     ) -> Outcome:
-        if nlu.intent.name in ACKNOWLEDGEMENT_INTENTS:
-            return self._outcome(
-                "fallback",
-                self.say("utter_acknowledge", state, nlu, ctx),
-                nlu,
-                state,
-                notes,
-                f"acknowledged ({nlu.intent.name}): no flow waits for it",
-            )
-        if escalation.is_off_topic(nlu):
-            return self._outcome(
-                "fallback",
-                self.say("utter_out_of_scope", state, nlu, ctx),
-                nlu,
-                state,
-                notes,
-                "off topic: said it is out of scope; not counted towards a handoff",
-            )
         foreign = foreign_language(nlu.text, own=self.language, vocabulary=self.vocabulary)
         if foreign is not None:
             # not understood because it is not the bot's language: say so in the customer's
@@ -290,6 +273,24 @@ class Pipeline:
             )
             out = self._handoff(handover, nlu, state, ctx, notes, flow=None)
             return replace(out, messages=(BotMessage(SORRY[foreign]),))
+        if nlu.intent.name in ACKNOWLEDGEMENT_INTENTS:
+            return self._outcome(
+                "fallback",
+                self.say("utter_acknowledge", state, nlu, ctx),
+                nlu,
+                state,
+                notes,
+                f"acknowledged ({nlu.intent.name}): no flow waits for it",
+            )
+        if escalation.is_off_topic(nlu) or self._far_from_the_kb(nlu, notes):
+            return self._outcome(
+                "fallback",
+                self.say("utter_out_of_scope", state, nlu, ctx),
+                nlu,
+                state,
+                notes,
+                "off topic: said it is out of scope; not counted towards a handoff",
+            )
         state.consecutive_fallbacks += 1
         rules = self.spec.escalation
         if (ask := escalation.fallbacks_exhausted(state.consecutive_fallbacks, rules)) is not None:
@@ -303,6 +304,17 @@ class Pipeline:
             f"fallback {state.consecutive_fallbacks} of {rules.max_consecutive_fallbacks}: "
             "no flow, knowledge base declined",
         )
+
+    def _far_from_the_kb(self, nlu: NluResult, notes: _Notes) -> bool:
+        """A question nothing understood, with no value in it, whose best KB passage is as far
+        from it as the off-topic probes were: about something else ("who won the world cup?"),
+        declined without counting as a miss of a request the bot should know. Gibberish and
+        vague requests still count."""
+        bound = self.kb.off_topic_below
+        if bound is None or notes.kb is None or nlu.entities or not is_question(nlu.text):
+            return False
+        best = max((h.score for h in notes.kb.hits), default=0.0)
+        return nlu.intent.name == FALLBACK_INTENT and best < bound
 
     def _handoff(
         self,

@@ -55,6 +55,14 @@ class KnowledgeBase:
     fusion: Fusion = "weighted"
     dense_weight: float = DENSE_WEIGHT
 
+    @property
+    def off_topic_below(self) -> float | None:
+        """A best score under this is as far from the KB as 95% of the off-topic probes that
+        calibrated it (the weather, sport, jokes): the message is about something else."""
+        answer = self.manifest.get("answer", {})
+        value = answer.get("ood_p95") if isinstance(answer, Mapping) else None
+        return float(value) if isinstance(value, (int, float)) else None
+
     @classmethod
     def load(
         cls, index_dir: Path, *, model_id: str, threshold: float | None = None
