@@ -8,7 +8,10 @@ Only training (and, for CLINC150, validation) files are read; their test splits 
   fallback is a wrong answer, so the in-scope reject rate is what the OOS decision costs.
 - CLINC150: trained on `train.csv`'s in-scope rows, scored on `val.csv` (in-scope accuracy with a
   fallback counted wrong, in-scope reject rate, OOS recall).
-Each row also shows accuracy with no OOS decision at all (the top intent always).
+Each row also shows accuracy with no OOS decision at all (the top intent always). The rows marked
+"typo'd dev" score the same model on a copy of the dev texts with typos (in each word of four
+letters or more, with probability 0.3, one letter dropped, doubled, swapped with the next or
+replaced by a keyboard neighbour; seed 0), to measure typo robustness.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from botsvc.embedding import Embedder  # noqa: E402
-from botsvc.nlu.classifier import train_intent_model  # noqa: E402
+from botsvc.nlu.classifier import IntentModel, train_intent_model  # noqa: E402
 from botsvc.nlu.trainingdata import Example, TrainingData  # noqa: E402
 
 OOS = "oos"
@@ -50,6 +53,34 @@ class CachedEmbedder:
         return np.stack([self.cache[t] for t in texts])
 
 
+_NEIGHBOURS = {
+    "a": "qs", "b": "vn", "c": "xv", "d": "sf", "e": "wr", "f": "dg", "g": "fh", "h": "gj",
+    "i": "uo", "j": "hk", "k": "jl", "l": "k", "m": "n", "n": "bm", "o": "ip", "p": "o",
+    "q": "w", "r": "et", "s": "ad", "t": "ry", "u": "yi", "v": "cb", "w": "qe", "x": "zc",
+    "y": "tu", "z": "x",
+}  # fmt: skip
+
+
+def typo(text: str, rng: np.random.Generator) -> str:
+    """The text with a typo in about a third of its longer words."""
+    out = []
+    for word in text.split(" "):
+        if len(word) >= 4 and word.isalpha() and rng.random() < 0.3:
+            i = int(rng.integers(1, len(word) - 1))
+            kind = int(rng.integers(4))
+            if kind == 0:
+                word = word[:i] + word[i + 1 :]
+            elif kind == 1:
+                word = word[:i] + word[i] + word[i:]
+            elif kind == 2:
+                word = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+            else:
+                near = _NEIGHBOURS.get(word[i].lower(), word[i])
+                word = word[:i] + near[int(rng.integers(len(near)))] + word[i + 1 :]
+        out.append(word)
+    return " ".join(out)
+
+
 def read(path: Path) -> list[tuple[str, str]]:
     with path.open(newline="") as f:
         return [(r["text"], r["label"]) for r in csv.DictReader(f)]
@@ -65,10 +96,26 @@ def evaluate(
     train: Sequence[tuple[str, str]],
     test: Sequence[tuple[str, str]],
     emb: CachedEmbedder,
-) -> dict[str, float | str]:
+) -> list[dict[str, float | str]]:
     started = time.perf_counter()
     model = train_intent_model(data_of(train), emb)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
+    rng = np.random.default_rng(0)
+    typod = [(typo(t, rng), label) for t, label in test]
+    return [
+        score(name, model, len(train), seconds, test, emb),
+        score(f"{name}, typo'd dev", model, len(train), seconds, typod, emb),
+    ]
+
+
+def score(
+    name: str,
+    model: IntentModel,
+    rows: int,
+    seconds: float,
+    test: Sequence[tuple[str, str]],
+    emb: CachedEmbedder,
+) -> dict[str, float | str]:
     vectors = emb.encode([t for t, _ in test])
     top, conf = [], []
     for (text, _), v in zip(test, vectors, strict=True):
@@ -85,7 +132,7 @@ def evaluate(
     reject_right = np.mean([not accepted[i] for i in inscope if top[i] == gold[i]])
     out: dict[str, float | str] = {
         "set": name,
-        "train rows": len(train),
+        "train rows": rows,
         "in-scope acc.": round(float(acc), 3),
         "top-1, no OOS decision": round(float(raw), 3),
         "in-scope reject rate": round(float(reject), 3),
@@ -119,14 +166,14 @@ def main() -> None:
             train += part
             dev += [items[i] for i in order[cut:]]
             shot += part[:10]
-        results.append(evaluate("banking77, 10 per intent", shot, dev, emb))
-        results.append(evaluate("banking77, full", train, dev, emb))
+        results += evaluate("banking77, 10 per intent", shot, dev, emb)
+        results += evaluate("banking77, full", train, dev, emb)
     if args.only in ("", "clinc150"):
         train = [
             (t, label) for t, label in read(args.data / "clinc150" / "train.csv") if label != OOS
         ]
         val = read(args.data / "clinc150" / "val.csv")
-        results.append(evaluate("clinc150 (train -> val)", train, val, emb))
+        results += evaluate("clinc150 (train -> val)", train, val, emb)
     keys = list(dict.fromkeys(k for r in results for k in r))
     print("| " + " | ".join(keys) + " |")
     print("| " + " | ".join("---" for _ in keys) + " |")
