@@ -37,7 +37,7 @@ from botsvc.flows.descriptions import DescriptionRouter, FlowMatch
 from botsvc.flows.engine import FlowEngine, FlowResult
 from botsvc.flows.slotfill import is_question
 from botsvc.kb.retrieval import KnowledgeBase
-from botsvc.nlu.language import SORRY, foreign_language
+from botsvc.nlu.language import SORRY, BotLanguage
 from botsvc.spec.model import FlowSpec
 
 RECENT_TEXTS = 5
@@ -99,13 +99,11 @@ class Pipeline:
         kb: KnowledgeBase,
         say: Say,
         router: DescriptionRouter | None = None,
-        language: str = "en",
-        vocabulary: frozenset[str] = frozenset(),
+        language: BotLanguage | None = None,
     ) -> None:
         self.spec, self.engine, self.kb, self.say = spec, engine, kb, say
         self.router = router  # starts flows from their description
-        self.language = language  # the bot's own (of its training examples)
-        self.vocabulary = vocabulary  # the words of its training examples
+        self.language = language or BotLanguage(())  # its own, from its training examples
 
     async def run(
         self, nlu: NluResult, vector: Vector, state: DialogueState, ctx: TurnContext
@@ -119,24 +117,15 @@ class Pipeline:
 
         if _REPEAT.match(nlu.text) and state.last_reply:
             # Rasa's pattern_repeat_bot_messages: "say that again" repeats the last reply as is
-            notes.flow = FlowTrace(
-                status="handled",
-                events=(
-                    {"event": "flow_started", "flow": REPEAT_PATTERN, "reason": "repeat"},
-                    {"event": "flow_completed", "flow": REPEAT_PATTERN, "step": "repeat"},
-                ),
-                ms=0.0,
-            )
-            again = tuple(state.last_reply)
-            position = state.active
+            notes.flow = _pattern_ran(None, REPEAT_PATTERN, reason="repeat", status="handled")
             return self._outcome(
-                "flow" if position else "fallback",
-                again,
+                "flow" if state.active else "fallback",
+                tuple(state.last_reply),
                 nlu,
                 state,
                 notes,
                 "asked to repeat: the last reply said again",
-                flow=None if position is None else FlowPosition(position.flow_id, position.step_id),
+                flow=_position(state),
             )
         limit = self.spec.max_message_chars
         if limit is not None and len(nlu.text) > limit:
@@ -148,9 +137,7 @@ class Pipeline:
                 state,
                 notes,
                 f"message longer than {limit} characters: asked for a shorter one",
-                flow=None
-                if state.active is None
-                else FlowPosition(state.active.flow_id, state.active.step_id),
+                flow=_position(state),
             )
         nlu, notes.intent_floor = escalation.apply_intent_floor(nlu, rules)
         # a human request always wins, whatever flow is running
@@ -184,7 +171,7 @@ class Pipeline:
         if not consulted:
             answer = self._answer(nlu, vector, notes)
         if answer is not None and SEARCH_PATTERN in self.spec.flows:
-            notes.flow = _searched(notes.flow)
+            notes.flow = _pattern_ran(notes.flow, SEARCH_PATTERN, reason="knowledge")
         if result.status == "digression":
             if answer is not None:
                 return self._outcome(
@@ -264,7 +251,7 @@ class Pipeline:
     def _fallback(
         self, nlu: NluResult, state: DialogueState, ctx: TurnContext, notes: _Notes
     ) -> Outcome:
-        foreign = foreign_language(nlu.text, own=self.language, vocabulary=self.vocabulary)
+        foreign = self.language.foreign(nlu.text)
         if foreign is not None:
             # not understood because it is not the bot's language: say so in the customer's
             # own, and hand over with the language for the helpdesk to route it
@@ -392,15 +379,23 @@ class Pipeline:
         )
 
 
-def _searched(flow: FlowTrace | None) -> FlowTrace:
-    """The KB answered: in a Rasa project, that is its pattern_search starting and ending."""
+def _pattern_ran(
+    flow: FlowTrace | None, pattern: str, *, reason: str, status: str = "not_handled"
+) -> FlowTrace:
+    """A Rasa pattern that botsvc runs outside the flows (the KB's pattern_search, repeating the
+    last reply), recorded in the turn's flow events as starting and ending."""
     events = (
-        {"event": "flow_started", "flow": SEARCH_PATTERN, "reason": "knowledge"},
-        {"event": "flow_completed", "flow": SEARCH_PATTERN, "step": "action_trigger_search"},
+        {"event": "flow_started", "flow": pattern, "reason": reason},
+        {"event": "flow_completed", "flow": pattern, "step": reason},
     )
     if flow is None:
-        return FlowTrace(status="not_handled", events=events, ms=0.0)
+        return FlowTrace(status=status, events=events, ms=0.0)
     return replace(flow, events=flow.events + events)
+
+
+def _position(state: DialogueState) -> FlowPosition | None:
+    frame = state.active
+    return None if frame is None else FlowPosition(frame.flow_id, frame.step_id)
 
 
 def _ms(started: float) -> float:

@@ -32,7 +32,7 @@ from botsvc.kb.retrieval import KnowledgeBase
 from botsvc.nlu.classifier import load_current, train_or_load
 from botsvc.nlu.dates import warm_up as warm_up_dates
 from botsvc.nlu.entities import EntityExtractor
-from botsvc.nlu.language import bot_language
+from botsvc.nlu.language import BotLanguage
 from botsvc.nlu.parser import NluParser
 from botsvc.nlu.trainingdata import TrainingData, load_training_data, load_training_documents
 from botsvc.pipeline import DEFAULT_TEXTS, Pipeline, Say
@@ -251,14 +251,13 @@ def load_project(
     engine = FlowEngine(files.spec, actions=actions, synonyms=files.training.synonyms)
     router = DescriptionRouter.build(files.spec, files.training, embedder)
     warm_up_dates()  # dateparser's import and data, once, rather than on a customer's message
-    language = bot_language([e.text for e in files.training.examples])
     pipeline = Pipeline(
         spec=files.spec,
         engine=engine,
         kb=kb,
         say=_say(files.spec),
         router=router,
-        language=language,
+        language=BotLanguage([e.text for e in files.training.examples]),
     )
     return Project(project_dir, files, parser, engine, kb, pipeline, time.time())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from botsvc.nlu.language import SORRY, bot_language, foreign_language, vocabulary_of
+from botsvc.nlu.language import SORRY, BotLanguage, bot_language, foreign_language, vocabulary_of
 
 OWN = vocabulary_of(
     ["where is my order", "connect me to an agent", "tell me about the protein kit", "refund"]
@@ -48,3 +48,13 @@ def test_the_bots_own_language_is_read_from_its_examples() -> None:
     assert bot_language(german * 10) == "de"
     assert foreign_language("Wann kommt meine Bestellung an?", own="de", vocabulary=OWN) is None
     assert bot_language(["where is my order", "I want a refund for this"] * 10) == "en"
+
+
+def test_the_bot_language_uses_its_own_vocabulary() -> None:
+    # "Ich sensation protein" reads as German, but two of its three words are the bot's own
+    bot = BotLanguage(
+        ["do you have the sensation protein in stock", "I want to cancel my order", "refund"]
+    )
+    assert bot.foreign("Ich sensation protein") is None
+    assert BotLanguage([]).foreign("Ich sensation protein") == "de"
+    assert bot.foreign("Wann kommt meine Bestellung an?") == "de" and bot.own == "en"

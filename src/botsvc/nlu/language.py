@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from functools import cache
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 
-__all__ = ["SORRY", "bot_language", "detect_language", "foreign_language", "vocabulary_of"]
+__all__ = [
+    "SORRY",
+    "BotLanguage",
+    "bot_language",
+    "detect_language",
+    "foreign_language",
+    "vocabulary_of",
+]
 
 LANGUAGES = (
     Language.ENGLISH,
@@ -114,10 +122,10 @@ def _detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*LANGUAGES).with_low_accuracy_mode().build()
 
 
-def bot_language(examples: list[str]) -> str:
+def bot_language(examples: Sequence[str]) -> str:
     """The language most of the bot's training examples are written in ("en" when unclear)."""
     step = max(1, len(examples) // SAMPLE)
-    found = [detect_language(t) for t in examples[::step][:SAMPLE]]
+    found = [detect_language(t) for t in list(examples)[::step][:SAMPLE]]
     counts = Counter(code for code in found if code)
     return counts.most_common(1)[0][0] if counts else "en"
 
@@ -129,7 +137,11 @@ def foreign_language(text: str, *, own: str, vocabulary: frozenset[str]) -> str 
     agent" reads as French), so a message whose words are mostly the bot's own vocabulary (the
     words of its training examples) is never foreign."""
     code = detect_language(text)
-    if code is None or code == own or code not in SORRY:
+    return None if code is None else _confirmed(text, code, own=own, vocabulary=vocabulary)
+
+
+def _confirmed(text: str, code: str, *, own: str, vocabulary: frozenset[str]) -> str | None:
+    if code == own or code not in SORRY:
         return None
     words = [w.lower() for w in _WORD.findall(text)]
     known = sum(w in vocabulary for w in words)
@@ -141,6 +153,31 @@ def foreign_language(text: str, *, own: str, vocabulary: frozenset[str]) -> str 
     return code if small >= (2 if len(words) >= 6 else 1) else None
 
 
-def vocabulary_of(texts: list[str]) -> frozenset[str]:
+def vocabulary_of(texts: Sequence[str]) -> frozenset[str]:
     """The words of the bot's training examples, lower-cased."""
     return frozenset(w.lower() for t in texts for w in _WORD.findall(t))
+
+
+class BotLanguage:
+    """The bot's own language and vocabulary, from its training examples: the vocabulary at
+    once (a set of words), the language on the first message that may be foreign, so that
+    loading lingua's models costs nothing at start-up."""
+
+    def __init__(self, examples: Sequence[str]) -> None:
+        self._examples = list(examples)
+        self.vocabulary = vocabulary_of(self._examples)
+        self._own: str | None = None
+
+    @property
+    def own(self) -> str:
+        if self._own is None:
+            self._own = bot_language(self._examples)
+        return self._own
+
+    def foreign(self, text: str) -> str | None:
+        """The language of a message the bot did not understand, if not its own (see
+        foreign_language)."""
+        code = detect_language(text)
+        if code is None:
+            return None
+        return _confirmed(text, code, own=self.own, vocabulary=self.vocabulary)
