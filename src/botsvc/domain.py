@@ -134,6 +134,9 @@ class DialogueState(BaseModel):
     corrections: dict[str, Any] = Field(default_factory=dict)  # waiting for pattern_correction
     clarification: list[str] = Field(default_factory=list)  # flows offered, for the next message
     last_reply: list[BotMessage] = Field(default_factory=list)  # the bot's last reply, to repeat
+    # the languages replies are written in, preferred first: the customer's (as their messages
+    # last showed it), then the bot's own; empty for a bot that speaks only its own language
+    languages: list[str] = Field(default_factory=list)
 
     @property
     def active(self) -> FlowFrame | None:

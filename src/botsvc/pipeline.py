@@ -37,8 +37,9 @@ from botsvc.flows.descriptions import DescriptionRouter, FlowMatch
 from botsvc.flows.engine import FlowEngine, FlowResult
 from botsvc.flows.slotfill import is_question
 from botsvc.kb.retrieval import KnowledgeBase
-from botsvc.nlu.language import SORRY, BotLanguage
+from botsvc.nlu.language import SORRY, BotLanguage, message_language
 from botsvc.spec.model import FlowSpec
+from botsvc.spec.variants import declared_languages
 
 RECENT_TEXTS = 5
 SEARCH_PATTERN = "pattern_search"  # Rasa's pattern for knowledge answers: botsvc's KB runs it
@@ -104,6 +105,8 @@ class Pipeline:
         self.spec, self.engine, self.kb, self.say = spec, engine, kb, say
         self.router = router  # starts flows from their description
         self.language = language or BotLanguage(())  # its own, from its training examples
+        self._declared = declared_languages(spec.responses)  # what its `lang:` variants speak
+        self._served: frozenset[str] | None = None
 
     async def run(
         self, nlu: NluResult, vector: Vector, state: DialogueState, ctx: TurnContext
@@ -114,6 +117,8 @@ class Pipeline:
         state = state.model_copy(deep=True)
         state.recent_texts = (state.recent_texts + [nlu.text])[-RECENT_TEXTS:]
         state.sentiments = (state.sentiments + [round(nlu.sentiment, 3)])[-20:]
+        if self.served:
+            state.languages = self._languages(nlu.text, state.languages)
 
         if _REPEAT.match(nlu.text) and state.last_reply:
             # Rasa's pattern_repeat_bot_messages: "say that again" repeats the last reply as is
@@ -210,6 +215,25 @@ class Pipeline:
             )
         return self._fallback(nlu, state, ctx, notes)
 
+    @property
+    def served(self) -> frozenset[str]:
+        """The languages the bot answers in (its own among them) when its responses have `lang:`
+        variants in other languages than its own; empty otherwise, and then no message's
+        language is detected until a fallback."""
+        if self._served is None:
+            others = self._declared - {self.language.own} if self._declared else frozenset()
+            self._served = others | {self.language.own} if others else frozenset()
+        return self._served
+
+    def _languages(self, text: str, before: list[str]) -> list[str]:
+        """The conversation's languages after this message: the one it is written in, else the
+        one the conversation had (a short message, a value, an unserved language), else the
+        bot's own; the bot's own always last."""
+        own = self.language.own
+        kept = before[0] if before and before[0] in self.served else own
+        code = message_language(text, served=self.served) or kept
+        return [code] if code == own else [code, own]
+
     def _after_flow(
         self,
         result: FlowResult,
@@ -252,9 +276,9 @@ class Pipeline:
         self, nlu: NluResult, state: DialogueState, ctx: TurnContext, notes: _Notes
     ) -> Outcome:
         foreign = self.language.foreign(nlu.text)
-        if foreign is not None:
-            # not understood because it is not the bot's language: say so in the customer's
-            # own, and hand over with the language for the helpdesk to route it
+        if foreign is not None and foreign not in self.served:
+            # not understood because it is not a language the bot speaks: say so in the
+            # customer's own, and hand over with the language for the helpdesk to route it
             handover = HandoffRequest(
                 reason="language", detail=f"the customer writes in {foreign}", language=foreign
             )
@@ -313,6 +337,10 @@ class Pipeline:
         *,
         flow: FlowPosition | None,
     ) -> Outcome:
+        if ask.language is None and len(state.languages) > 1:
+            # the conversation is in another language than the bot's own: the helpdesk routes
+            # it by that language whatever the reason
+            ask = replace(ask, language=state.languages[0])
         ask, matched = escalation.apply_metadata_rules(
             ask,
             rules=self.spec.escalation,

@@ -202,7 +202,12 @@ def _say(spec: FlowSpec) -> Say:
     ) -> tuple[BotMessage, ...]:
         if name in spec.responses:
             return render_response(
-                spec, name, slots=state.slots, customer=ctx.customer, sentiment=nlu.sentiment
+                spec,
+                name,
+                slots=state.slots,
+                customer=ctx.customer,
+                sentiment=nlu.sentiment,
+                languages=state.languages,
             )
         text = DEFAULT_TEXTS.get(name)
         return (BotMessage(text, response=name),) if text else ()

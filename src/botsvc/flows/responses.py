@@ -1,7 +1,8 @@
 """Rendering responses: the variant for the slots and the customer's mood, filled.
 
 A variant is chosen as Rasa chooses: among the variants whose `condition`s all hold, else among
-those without conditions; then by tone. `{slot}` / `{customer_name}` placeholders are filled, or,
+those without conditions; then by language (the conversation's, else those without `lang`, else
+the bot's own); then by tone. `{slot}` / `{customer_name}` placeholders are filled, or,
 for a `template: jinja` variant, the Jinja template is rendered (sandboxed) with every slot by
 name, `slots`, `context` and the action's variables. A template that fails is shown as written.
 """
@@ -31,6 +32,7 @@ from botsvc.spec.variants import (
 __all__ = [
     "EMPATHETIC_BELOW",
     "eligible_variants",
+    "in_language",
     "render",
     "render_response",
     "template_values",
@@ -64,6 +66,19 @@ def eligible_variants(
     return matching or [v for v in variants if not v.conditions and v.predicate is None]
 
 
+def in_language(
+    variants: Sequence[ResponseVariant], languages: Sequence[str]
+) -> list[ResponseVariant]:
+    """The variants written in `languages[0]` (the conversation's), else those without `lang`,
+    else those in the later languages in order (the bot's own); else all of them, so that a
+    response never goes silent for want of a translation (`botsvc validate` warns of that)."""
+    for wanted in (*languages[:1], None, *languages[1:]):
+        chosen = [v for v in variants if v.lang == wanted]
+        if chosen:
+            return chosen
+    return list(variants)
+
+
 def render(
     variants: Sequence[ResponseVariant],
     *,
@@ -73,17 +88,21 @@ def render(
     name: str | None = None,
     slots: Mapping[str, Any] | None = None,
     context: Mapping[str, Any] | None = None,
+    languages: Sequence[str] = (),
 ) -> BotMessage:
-    """Pick a variant for the slots and the customer's mood, and fill it.
+    """Pick a variant for the slots, the conversation's language and the customer's mood, and
+    fill it.
 
     `values` holds slots, `customer_name` and any action-supplied variables; `slots` (default:
     `values`) decides the variants' conditions and is a Jinja template's `slots`; `context` is its
-    `context`. A missing value renders as an empty string (`customer_name` as "there"), and a
-    failing Jinja template as its text, never as an error. When no variant is eligible any is used
-    (render_response says nothing instead).
+    `context`; `languages` is the conversation's preference (DialogueState.languages; () picks
+    the variants without `lang` first). A missing value renders as an empty string
+    (`customer_name` as "there"), and a failing Jinja template as its text, never as an error.
+    When no variant is eligible any is used (render_response says nothing instead).
     """
     slots = values if slots is None else slots
-    candidates = eligible_variants(variants, slots=slots, context=context) or list(variants)
+    eligible = eligible_variants(variants, slots=slots, context=context) or list(variants)
+    candidates = in_language(eligible, languages)
     tone = tone_for(sentiment)
     variant = rng.choice([v for v in candidates if v.tone in (None, tone)] or candidates)
     if variant.template == "jinja":
@@ -110,6 +129,7 @@ def render_response(
     extra: Mapping[str, Any] | None = None,
     rng: random.Random | None = None,
     context: Mapping[str, Any] | None = None,
+    languages: Sequence[str] = (),
 ) -> tuple[BotMessage, ...]:
     """Response `name` of the project, rendered as the engine renders it; () if it is not defined
     or (as in Rasa) no variant is eligible: every variant has a condition and none holds.
@@ -117,6 +137,7 @@ def render_response(
     Placeholders see the slots (initial values under set ones), `customer_name` (the slot of
     that name, else the customer's name) and `extra` (an action's template variables); a Jinja
     template also sees `slots` and `context` (a pattern's context: `context.canceled_name`, ...).
+    `languages`: the conversation's (see render).
     """
     variants = spec.responses.get(name)
     if not variants:
@@ -134,6 +155,7 @@ def render_response(
         name=name,
         slots=slot_values,
         context=context,
+        languages=languages,
     )
     return (message,)
 

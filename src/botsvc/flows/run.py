@@ -112,6 +112,7 @@ class FlowRun:
             extra=extra,
             rng=self.rng,
             context=self.context,  # Jinja responses read `context.*`, as patterns fill it
+            languages=self.state.languages,
         )
         if not messages:
             self.note("response_missing", response=name)

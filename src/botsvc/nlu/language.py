@@ -1,10 +1,11 @@
-"""Which language a message is written in, when the bot cannot understand it.
+"""Which language a message is written in: when the bot cannot understand it, and, for a bot
+that answers in several languages (`lang:` variants), on every message.
 
 Detected with lingua (its models ship in the wheel), among the languages customers most often
-write to a European support desk in. Short messages say too little ("ok", "hola", "danke" are
-guessed wrong as often as right), so a language is named only for a message of at least
-MIN_WORDS words whose best language lingua rates at MIN_CONFIDENCE or more; otherwise the answer
-is None (cannot tell). About 0.2 ms a message once the models are loaded.
+write to a European support desk in (and those the bot answers in). Short messages say too little
+("ok", "hola", "danke" are guessed wrong as often as right), so a language is named only for a
+message of at least MIN_WORDS words whose best language lingua rates at MIN_CONFIDENCE or more;
+otherwise the answer is None (cannot tell). About 0.2 ms a message once the models are loaded.
 The detector is built on first use, in lingua's low-accuracy mode (its models load in ~0.2 s).
 """
 
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import cache
 
-from lingua import Language, LanguageDetector, LanguageDetectorBuilder
+from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
 __all__ = [
     "SORRY",
@@ -23,6 +24,7 @@ __all__ = [
     "bot_language",
     "detect_language",
     "foreign_language",
+    "message_language",
     "vocabulary_of",
 ]
 
@@ -37,11 +39,14 @@ LANGUAGES = (
     Language.POLISH,
     Language.TURKISH,
 )
+_CODES = frozenset(lang.iso_code_639_1.name.lower() for lang in LANGUAGES)
 MIN_WORDS = 3
 MIN_CONFIDENCE = 0.8
 SAMPLE = 60  # training examples read to tell the bot's own language
 FOREIGN_KNOWN_SHARE = 0.34  # at most this share of a foreign message's words are the bot's own
 _WORD = re.compile(r"[^\W\d_]{2,}")
+# values say nothing of a language: an email's or a link's parts, order numbers, amounts
+_VALUE = re.compile(r"\S+@\S+|(?:https?://|www\.)\S+|\S*\d\S*")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -105,21 +110,41 @@ SORRY = {
 }
 
 
-def detect_language(text: str) -> str | None:
-    """The ISO 639-1 code of the message's language, or None when it cannot tell."""
+def detect_language(text: str, *, also: frozenset[str] = frozenset()) -> str | None:
+    """The ISO 639-1 code of the message's language, or None when it cannot tell.
+    `also`: codes of languages to tell apart besides LANGUAGES."""
     if len(_WORD.findall(text)) < MIN_WORDS:
         return None
-    best = _detector().compute_language_confidence_values(text)[0]
+    best = _detector(also - _CODES).compute_language_confidence_values(text)[0]
     if best.value < MIN_CONFIDENCE:
         return None
     return best.language.iso_code_639_1.name.lower()
 
 
 @cache
-def _detector() -> LanguageDetector:
+def _detector(also: frozenset[str] = frozenset()) -> LanguageDetector:
     # low-accuracy mode: trigram models only, loaded in ~0.2 s where the full ones take ~3 s;
     # on sentences it agrees with the full mode, and short messages are not named anyway
-    return LanguageDetectorBuilder.from_languages(*LANGUAGES).with_low_accuracy_mode().build()
+    more = (Language.from_iso_code_639_1(IsoCode639_1.from_str(code)) for code in sorted(also))
+    builder = LanguageDetectorBuilder.from_languages(*LANGUAGES, *more)
+    return builder.with_low_accuracy_mode().build()
+
+
+def message_language(text: str, *, served: frozenset[str]) -> str | None:
+    """The language of a customer's message, if it is one of `served` (ISO 639-1 codes) and the
+    message shows it; None when it says nothing ("ok", "1234", an email, a product name) or is
+    in another language, so that the conversation keeps the language it had."""
+    plain = _VALUE.sub(" ", text)
+    words = _WORD.findall(plain)
+    if len(words) < MIN_WORDS:
+        return None
+    code = detect_language(plain, also=served)
+    if code not in served:
+        return None
+    # as for foreign messages: product names read as any language, but lack its small words
+    if code in FUNCTION_WORDS and not _has_small_words([w.lower() for w in words], code):
+        return None
+    return code
 
 
 def bot_language(examples: Sequence[str]) -> str:
@@ -149,8 +174,12 @@ def _confirmed(text: str, code: str, *, own: str, vocabulary: frozenset[str]) ->
         return None
     # ...and the language's own small words must be there: product names and other languages
     # written in Latin letters (Hinglish) look European to a detector but have none of them
+    return code if _has_small_words(words, code) else None
+
+
+def _has_small_words(words: Sequence[str], code: str) -> bool:
     small = sum(w in FUNCTION_WORDS[code] for w in words)
-    return code if small >= (2 if len(words) >= 6 else 1) else None
+    return small >= (2 if len(words) >= 6 else 1)
 
 
 def vocabulary_of(texts: Sequence[str]) -> frozenset[str]:

@@ -20,7 +20,7 @@ from botsvc.spec.steps import (
     SetSlotsStep,
     Step,
 )
-from botsvc.spec.variants import ResponseVariant, template_names
+from botsvc.spec.variants import ResponseVariant, declared_languages, template_names
 
 __all__ = ["SpecParts", "check_references"]
 
@@ -50,6 +50,7 @@ def check_references(p: SpecParts, intents: Collection[str] | None) -> list[Prob
     problems += _check_starts(p)
     problems += _check_escalation(p, intents)
     problems += _check_templates(p)
+    problems += _check_languages(p)
     return problems
 
 
@@ -291,3 +292,46 @@ def _check_templates(p: SpecParts) -> list[Problem]:
                         )
                     )
     return out
+
+
+def _check_languages(p: SpecParts) -> list[Problem]:
+    """A response the flows say with no variant for a language another response has, and none
+    without `lang`: a conversation in that language would switch language there."""
+    languages = declared_languages(p.responses)
+    if not languages:
+        return []
+    speaks: dict[str, str] = {}  # a language -> the first response in it, named in the message
+    for name, variants in p.responses.items():
+        for v in variants:
+            if v.lang:
+                speaks.setdefault(v.lang, name)
+    out: list[Problem] = []
+    for name in sorted(_said_by_flows(p)):
+        variants = p.responses.get(name, ())
+        if not variants or any(v.lang is None for v in variants):
+            continue
+        for code in sorted(languages - {v.lang for v in variants}):
+            out.append(
+                Problem(
+                    p.response_files.get(name, ""),
+                    variants[0].line,
+                    f"response {name!r} has no `lang: {code}` variant and none without `lang`, "
+                    f"while {speaks[code]!r} has one: a conversation in {code} would switch "
+                    f"language here; add a `lang: {code}` variant or one without `lang`",
+                    "warning",
+                )
+            )
+    return out
+
+
+def _said_by_flows(p: SpecParts) -> set[str]:
+    """The responses a flow step says: its actions, its questions, its rejections' replies."""
+    said = {r.utter for s in p.slots.values() for r in s.rejections if r.utter}
+    for flow in p.flows.values():
+        for step in flow.steps.values():
+            if isinstance(step, ActionStep) and step.action in p.responses:
+                said.add(step.action)
+            elif isinstance(step, CollectStep):
+                said.add(step.utter)
+                said |= {r.utter for r in step.rejections if r.utter}
+    return said

@@ -19,6 +19,7 @@ from botsvc.spec.schema import (
 )
 from botsvc.spec.steps import Rejection
 from botsvc.spec.variants import (
+    LANGUAGE_CODES,
     ResponseVariant,
     SlotCondition,
     TemplateKind,
@@ -150,14 +151,19 @@ class _Skipped:
 def _variant(
     source: Source, path: tuple[str | int, ...], raw: Any, problems: list[Problem]
 ) -> ResponseVariant | _Skipped | None:
+    lang, wrong_lang = None, False
     if isinstance(raw, dict):
         problems += _ignored_keys(source, path, raw)
         if "text" not in raw and any(k in raw for k in IGNORED_RESPONSE_KEYS):
             return _Skipped()
-        raw = {k: v for k, v in raw.items() if k not in IGNORED_RESPONSE_KEYS}
+        if "lang" in raw:
+            # checked here rather than by the shape, for a message that names the codes
+            lang = _language(source, path + ("lang",), raw["lang"], problems)
+            wrong_lang = lang is None
+        raw = {k: v for k, v in raw.items() if k not in IGNORED_RESPONSE_KEYS and k != "lang"}
     model, found = check_model(VariantModel, raw, source=source, base=path, what="response")
     problems += found
-    if model is None:
+    if model is None or wrong_lang:
         return None
     predicate = None
     if isinstance(model.condition, str):  # Rasa Pro's predicate form: `slots.x is true`
@@ -181,10 +187,33 @@ def _variant(
         conditions=conditions,
         predicate=predicate,
         template=template,
+        lang=lang,
     )
     if template == "jinja":
         problems += _jinja_problems(source, path, variant)
     return variant
+
+
+def _language(
+    source: Source, path: tuple[str | int, ...], raw: Any, problems: list[Problem]
+) -> str | None:
+    """`lang: de`: a two-letter ISO 639-1 code (any case) of a language botsvc can recognise;
+    None, with the problem recorded, otherwise."""
+    code = raw.strip().lower() if isinstance(raw, str) else None
+    if code in LANGUAGE_CODES:
+        return code
+    if code and len(code) > 2 and code[:2] in LANGUAGE_CODES and code[2] in "-_":
+        hint = f"write the language alone, `lang: {code[:2]}` (regions are not told apart)"
+    else:
+        hint = "write a two-letter ISO 639-1 code such as `lang: de`, `lang: fr` or `lang: es`"
+    problems.append(
+        source.problem(
+            path,
+            f"response {path[1]!r}: `lang: {raw}` is not a language botsvc can recognise in "
+            f"customers' messages; {hint}",
+        )
+    )
+    return None
 
 
 def _conditions(

@@ -1,7 +1,9 @@
 """A response as ops write it: its variants, each with text, buttons and an optional tone.
 
-A variant may carry Rasa's `condition:` (slot values it is meant for) and Rasa's
-`metadata: {template: jinja}` (its text is a Jinja template rather than `{slot}` placeholders).
+A variant may carry Rasa's `condition:` (slot values it is meant for), Rasa's
+`metadata: {template: jinja}` (its text is a Jinja template rather than `{slot}` placeholders)
+and `lang:` (the ISO 639-1 code of the language its text is written in; without it the variant
+suits every language).
 Rendering (picking a variant, filling it) is the runtime's job, in flows/responses.py; this
 module holds only what is loaded and checked, and the one Jinja environment both sides use.
 """
@@ -9,24 +11,28 @@ module holds only what is loaded and checked, and the one Jinja environment both
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
+from lingua import Language
 
 from botsvc.domain import Button
 from botsvc.spec.conditions import Condition
 
 __all__ = [
     "JINJA_NAMES",
+    "LANGUAGE_CODES",
     "PLACEHOLDER",
     "ConditionValue",
     "ResponseVariant",
     "SlotCondition",
     "TemplateKind",
     "Tone",
+    "declared_languages",
     "jinja_environment",
     "jinja_syntax_error",
     "template_names",
@@ -38,6 +44,9 @@ ConditionValue = str | int | float | bool | None
 # `{name}` is a placeholder; `{{` and `}}` are literal braces, as in Rasa's (str.format) templates
 PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 JINJA_NAMES = frozenset({"slots", "context"})  # what a Jinja template sees besides each slot
+# what `lang:` may name: the languages customers' messages can be recognised in (nlu/language.py
+# detects them with lingua), so that every language a bot answers in can also be followed
+LANGUAGE_CODES = frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,12 @@ class ResponseVariant:
     conditions: tuple[SlotCondition, ...] = ()  # (): suits every slot value
     predicate: Condition | None = None  # Rasa Pro's `condition: slots.x is true` form
     template: TemplateKind = "format"
+    lang: str | None = None  # ISO 639-1; None: suits every language
+
+
+def declared_languages(responses: Mapping[str, Sequence[ResponseVariant]]) -> frozenset[str]:
+    """Every language some variant is written in (`lang:`)."""
+    return frozenset(v.lang for variants in responses.values() for v in variants if v.lang)
 
 
 @cache
