@@ -1,17 +1,23 @@
-"""Readers that turn markdown, HTML and plain text into titled sections of plain text.
+"""Readers that turn markdown and plain text into titled sections of plain text.
 
 Each reader returns a `Document`: the title, the URL and tags found in the file itself, and its
-sections in order, each with the path of headings above it. Section text has one paragraph or
-list item per line, so that `sentences.split_sentences` sees every line break as a boundary.
-HTML is read in kb/html.py, into the same `Document`.
+sections in order, each with the path of headings above it. Section text has one paragraph,
+list item, table row or code line per line, so that `sentences.split_sentences` sees every line
+break as a boundary. Markdown is CommonMark with tables, read by markdown-it-py; HTML is read in
+kb/html.py, into the same `Document`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 
 @dataclass(frozen=True)
@@ -30,73 +36,60 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+class SectionBuilder:
+    """Collects lines under the current heading path. A level-1 heading that comes before any
+    other heading and any text is the document title, not part of the path."""
+
+    def __init__(self) -> None:
+        self.title: str | None = None
+        self._path: list[tuple[int, str]] = []
+        self._lines: list[str] = []
+        self._line: int | None = None
+        self._done: list[Section] = []
+
+    def heading(self, level: int, text: str, line: int) -> None:
+        self._close()
+        if level == 1 and self.title is None and not self._path and not self._done:
+            self.title = text
+        else:
+            while self._path and self._path[-1][0] >= level:
+                self._path.pop()
+            self._path.append((level, text))
+        self._line = line
+
+    def add_line(self, text: str, line: int) -> None:
+        if text:
+            self._lines.append(text)
+            if self._line is None:  # a section without a heading starts at its first text
+                self._line = line
+
+    def _close(self) -> None:
+        if self._lines:
+            path = tuple(t for _, t in self._path if t)
+            text = "\n".join(self._lines)
+            self._done.append(Section(headings=path, text=text, line=self._line or 1))
+        self._lines = []
+        self._line = None
+
+    def sections(self) -> tuple[Section, ...]:
+        self._close()
+        return tuple(self._done)
+
+
 # --- markdown ------------------------------------------------------------------------------------
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_LIST = re.compile(r"^\s{0,3}(?:([-*+])|(\d{1,9})[.)])\s+(.*)$")
-_RULE = re.compile(r"^ {0,3}(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,})$")
-_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+@cache
+def _markdown() -> MarkdownIt:
+    # strikethrough too: "~~old price~~" should read as text, not as tildes.
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 
 def parse_markdown(source: str, front_matter: dict[str, Any]) -> Document:
-    """`source` is the body after any front matter; `front_matter` its parsed YAML."""
-    lines = source.split("\n")
-    offset = int(front_matter.pop("__body_line__", 1)) - 1
+    """`source` is the body after any front matter; `front_matter` its parsed YAML, with the
+    body's first line number under `__body_line__` (popped) so that lines count the file's."""
     builder = SectionBuilder()
-    paragraph: list[str] = []
-    fence: str | None = None
-
-    def flush() -> None:
-        if paragraph:
-            builder.add_line(_inline(" ".join(p.strip() for p in paragraph)))
-            paragraph.clear()
-
-    for i, raw in enumerate(lines):
-        lineno = i + 1 + offset
-        fence_match = _FENCE.match(raw)
-        if fence is not None:
-            if fence_match and fence_match.group(1)[0] == fence[0]:
-                fence = None
-            elif raw.strip():
-                builder.add_line(raw.strip())
-            continue
-        if fence_match:
-            flush()
-            fence = fence_match.group(1)
-            continue
-        heading = _ATX.match(raw)
-        if heading:
-            flush()
-            builder.heading(len(heading.group(1)), _inline(heading.group(2) or ""), lineno)
-            continue
-        setext = _SETEXT.match(raw)
-        if setext and paragraph and not _LIST.match(paragraph[0]):
-            level = 1 if setext.group(1)[0] == "=" else 2
-            title = _inline(" ".join(p.strip() for p in paragraph))
-            paragraph.clear()
-            builder.heading(level, title, lineno - 1)
-            continue
-        if not raw.strip() or _RULE.match(raw):
-            flush()
-            continue
-        stripped = raw.strip()
-        item = _LIST.match(raw)
-        if item:
-            flush()
-            marker = "-" if item.group(1) else f"{item.group(2)}."
-            paragraph.append(f"{marker} {item.group(3)}")
-        elif stripped.startswith("|"):
-            flush()
-            if not _TABLE_SEP.match(stripped):
-                cells = [c.strip() for c in stripped.strip("|").split("|")]
-                builder.add_line(_inline("; ".join(c for c in cells if c)))
-        elif stripped.startswith(">"):
-            paragraph.append(stripped.lstrip("> "))
-        else:
-            paragraph.append(stripped)
-    flush()
+    _read_markdown(source, builder, first_line=int(front_matter.pop("__body_line__", 1)))
     return Document(
         title=_str_or_none(front_matter.get("title")) or builder.title,
         url=_str_or_none(front_matter.get("url") or front_matter.get("canonical_url")),
@@ -106,65 +99,58 @@ def parse_markdown(source: str, front_matter: dict[str, Any]) -> Document:
     )
 
 
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~)(?=\S)(.+?)(?<=\S)\1")
-_CODE = re.compile(r"`+([^`]+)`+")
+def _read_markdown(source: str, builder: SectionBuilder, *, first_line: int) -> None:
+    heading: int | None = None  # level of the heading being read
+    cells: list[str] | None = None  # cells of the table row being read
+    marker = ""  # list marker waiting for the item's first line
+    line = first_line
+    for token in _markdown().parse(source):
+        if token.map is not None:  # 0-based line of the body
+            line = token.map[0] + first_line
+        kind = token.type
+        if kind == "heading_open":
+            heading = int(token.tag[1])
+        elif kind == "heading_close":
+            heading = None
+        elif kind == "list_item_open":
+            marker = f"{token.info}. " if token.info else "- "
+        elif kind == "list_item_close":
+            marker = ""
+        elif kind == "tr_open":
+            cells = []
+        elif kind == "tr_close" and cells is not None:
+            builder.add_line("; ".join(c for c in cells if c), line)
+            cells = None
+        elif kind == "inline":
+            text = _plain(token.children or ())
+            if heading is not None:
+                builder.heading(heading, text, line)
+            elif cells is not None:
+                cells.append(text)
+            elif text:
+                builder.add_line(marker + text, line)
+                marker = ""
+        elif kind in ("fence", "code_block"):
+            for code in filter(None, map(str.strip, token.content.splitlines())):
+                builder.add_line(marker + code, line)
+                marker = ""
+        elif kind == "html_block":
+            from botsvc.kb.html import add_html  # html.py imports this module
+
+            add_html(token.content, builder, first_line=line)
 
 
-def _inline(text: str) -> str:
-    text = _COMMENT.sub("", text)
-    text = _IMAGE.sub(lambda m: m.group(1), text)
-    text = _LINK.sub(lambda m: m.group(1), text)
-    text = _REF_LINK.sub(lambda m: m.group(1), text)
-    text = _AUTOLINK.sub(lambda m: m.group(1), text)
-    text = _TAG.sub("", text)
-    text = _CODE.sub(lambda m: m.group(1), text)
-    for _ in range(2):  # nested emphasis: ***x***
-        text = _EMPHASIS.sub(lambda m: m.group(2), text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
-class SectionBuilder:
-    """Collects lines under the current heading path; the first level-1 heading is the title."""
-
-    def __init__(self) -> None:
-        self.title: str | None = None
-        self._path: list[tuple[int, str]] = []
-        self._lines: list[str] = []
-        self._done: list[Section] = []
-        self.line = 1
-        self._seen_content = False
-
-    def heading(self, level: int, text: str, lineno: int) -> None:
-        self._close()
-        if level == 1 and self.title is None and not self._seen_content and not self._path:
-            self.title = text
-        else:
-            while self._path and self._path[-1][0] >= level:
-                self._path.pop()
-            self._path.append((level, text))
-        self.line = lineno
-
-    def add_line(self, text: str) -> None:
-        if text:
-            self._lines.append(text)
-            self._seen_content = True
-
-    def _close(self) -> None:
-        body = "\n".join(self._lines).strip()
-        if body:
-            path = tuple(t for _, t in self._path if t)
-            self._done.append(Section(headings=path, text=body, line=max(self.line, 1)))
-        self._lines = []
-
-    def sections(self) -> tuple[Section, ...]:
-        self._close()
-        return tuple(self._done)
+def _plain(children: Sequence[Token]) -> str:
+    """Inline markup as plain text: link and image text kept, emphasis and HTML tags dropped."""
+    parts: list[str] = []
+    for child in children:
+        if child.type in ("text", "text_special", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak") or child.content[:3].lower() == "<br":
+            parts.append(" ")  # a line break, or an inline <br> tag (text was taken above)
+        elif child.type == "image":
+            parts.append(_plain(child.children or ()))
+    return " ".join("".join(parts).split())
 
 
 def split_front_matter(text: str) -> tuple[str | None, str, int]:
@@ -182,23 +168,20 @@ def split_front_matter(text: str) -> tuple[str | None, str, int]:
 
 # --- plain text ----------------------------------------------------------------------------------
 
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d{1,9}[.)])\s")
+
 
 def parse_text(source: str) -> Document:
-    """Paragraphs split by blank lines; wrapped lines joined. A short first line standing alone
-    (no end punctuation) is the title."""
+    """Paragraphs split by blank lines; wrapped lines joined, list items kept apart. A short
+    first line standing alone (no end punctuation) is the title."""
     paragraphs: list[tuple[int, list[str]]] = []
-    current: list[str] = []
-    start = 1
     for i, raw in enumerate(source.split("\n"), start=1):
-        if raw.strip():
-            if not current:
-                start = i
-            current.append(raw.strip())
-        elif current:
-            paragraphs.append((start, current))
-            current = []
-    if current:
-        paragraphs.append((start, current))
+        if not raw.strip():
+            continue
+        if paragraphs and paragraphs[-1][0] + len(paragraphs[-1][1]) == i:
+            paragraphs[-1][1].append(raw.strip())
+        else:
+            paragraphs.append((i, [raw.strip()]))
     title = None
     if len(paragraphs) > 1 and len(paragraphs[0][1]) == 1:
         first = paragraphs[0][1][0]
@@ -207,20 +190,17 @@ def parse_text(source: str) -> Document:
             paragraphs = paragraphs[1:]
     lines: list[str] = []
     for _, para in paragraphs:
-        joined: list[str] = []
-        for line in para:
-            if _LIST.match(line) or not joined:
-                joined.append(line)
+        for n, line in enumerate(para):
+            if n == 0 or _LIST_ITEM.match(line):
+                lines.append(line)
             else:
-                joined[-1] += " " + line
-        lines.extend(joined)
-    first_line = paragraphs[0][0] if paragraphs else 1
-    text = "\n".join(lines).strip()
-    sections = (Section(headings=(), text=text, line=first_line),) if text else ()
+                lines[-1] += " " + line
+    text = "\n".join(lines)
+    sections = (Section(headings=(), text=text, line=paragraphs[0][0]),) if text else ()
     return Document(title=title, url=None, tags=(), sections=sections)
 
 
-# --- HTML ----------------------------------------------------------------------------------------
+# --- metadata ------------------------------------------------------------------------------------
 
 
 def _str_or_none(value: object) -> str | None:
