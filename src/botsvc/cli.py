@@ -101,7 +101,7 @@ def train(
     files = check_project(project.resolve())
     started = time.perf_counter()
     model, trained = train_or_load(
-        files.training, _embedder(project), project.resolve() / "models", force=force
+        files.training, _embedder(project), project.resolve() / "models", force=force, progress=True
     )
     took = time.perf_counter() - started
     if trained:
@@ -179,15 +179,14 @@ def eval_intents(
 ) -> None:
     """Accuracy, macro-F1, per-intent precision/recall, confusions, out-of-scope recall."""
     from botsvc.nlu.classifier import load_current
-    from botsvc.nlu.entities import EntityExtractor
     from botsvc.nlu.evaluate import evaluate_intents, format_report, report_as_dict
     from botsvc.nlu.parser import NluParser
-    from botsvc.project import check_project
+    from botsvc.project import check_project, entity_extractor
 
     files = check_project(project.resolve())
     embedder = _embedder(project)
     model = load_current(files.training, embedder.model_id, project.resolve() / "models")
-    parser = NluParser(model=model, extractor=EntityExtractor.from_training_data(files.training))
+    parser = NluParser(model=model, extractor=entity_extractor(files))
     report = evaluate_intents(model=model, parser=parser, embedder=embedder, test_file=test)
     typer.echo(json.dumps(report_as_dict(report), indent=2) if as_json else format_report(report))
 

@@ -14,12 +14,13 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from botsvc.domain import Vector
 from botsvc.errors import ConfigError
+from botsvc.progress import Advance
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -126,3 +127,23 @@ class Embedder:
                 await self._batcher
             self._batcher = None
             self._queue = None
+
+
+class Encodes(Protocol):
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray: ...
+
+
+def encode_in_batches(
+    embedder: Encodes, texts: Sequence[str], *, batch: int = 64, advance: Advance | None = None
+) -> np.ndarray:
+    """Encodes many texts longest first, so that a batch pads little, calling ``advance(n)``
+    after each batch (a progress bar); the rows come back in the order of ``texts``."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    rows: list[np.ndarray] = [np.empty(0, np.float32)] * len(texts)
+    for start in range(0, len(order), batch):
+        chosen = order[start : start + batch]
+        for i, vector in zip(chosen, embedder.encode([texts[i] for i in chosen]), strict=True):
+            rows[i] = vector
+        if advance is not None:
+            advance(len(chosen))
+    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32)

@@ -227,7 +227,7 @@ def prepare_project(
     done: list[str] = []
     files = files or check_project(project_dir)
     started = time.perf_counter()
-    _, trained = train_or_load(files.training, embedder, project_dir / "models")
+    _, trained = train_or_load(files.training, embedder, project_dir / "models", progress=progress)
     if trained:
         done.append(f"trained the intent model in {time.perf_counter() - started:.1f}s")
     if not index_is_current(files.kb_dir, project_dir / "kb_index", embedder.model_id):
@@ -235,6 +235,18 @@ def prepare_project(
         build_index(files.kb_dir, project_dir / "kb_index", embedder, progress=progress)
         done.append(f"built kb_index/ in {time.perf_counter() - started:.1f}s")
     return done
+
+
+def entity_extractor(files: ProjectFiles) -> EntityExtractor:
+    """The extractor for the project's NLU data. A categorical slot's values (and their
+    synonyms) are extractable values of its entity, when the NLU data already extracts that
+    entity: a slot filled only by asking (yes/no, say) is not read from unrelated messages."""
+    known = set(files.training.entity_names)
+    extra: dict[str, tuple[str, ...]] = {}
+    for slot in files.spec.slots.values():
+        if slot.type == "categorical" and slot.values and slot.entity in known:
+            extra[slot.entity] = extra.get(slot.entity, ()) + tuple(slot.values)
+    return EntityExtractor.from_training_data(files.training, extra_values=extra)
 
 
 def load_project(
@@ -250,7 +262,7 @@ def load_project(
     files = files or check_project(project_dir)
     model = load_current(files.training, embedder.model_id, project_dir / "models")
     kb = KnowledgeBase.load(project_dir / "kb_index", model_id=embedder.model_id)
-    parser = NluParser(model=model, extractor=EntityExtractor.from_training_data(files.training))
+    parser = NluParser(model=model, extractor=entity_extractor(files))
     endpoint = action_endpoint or files.spec.action_endpoint
     actions = ActionClient(endpoint, http=http, timeout_s=action_timeout_s) if endpoint else None
     engine = FlowEngine(files.spec, actions=actions, synonyms=files.training.synonyms)

@@ -6,8 +6,13 @@
   calibrated there, and only then swapped in with one `renameat2(RENAME_EXCHANGE)` (two renames
   where the kernel lacks it). A build that fails or is killed leaves the old index as it was;
   its temporary folder is removed by the next build.
+- Calibrated on itself (calibration.py): the fusion weights are learnt from the KB's own
+  phrasings (FAQ alternative questions, section headings), then the answer threshold is set on
+  the fused score those weights give.
 - The manifest (storage.py) names the model, the index type, counts, each source file's hash,
-  the build time and the calibrated answer threshold (calibration.py).
+  the build time, the learnt fusion and the calibrated answer threshold. Beside the files
+  storage.py writes, an index has its title vectors (`titles.npy`, `titles.json`) and the
+  title field's BM25 (`lexical_titles/`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +35,17 @@ from typing import Any
 import numpy as np
 
 from botsvc.embedding import Embedder
-from botsvc.kb.calibration import calibrate
-from botsvc.kb.ingest import Chunk, KbSources, hash_sources, load_sources
-from botsvc.kb.lexical import K1, B, LexicalIndex
-from botsvc.kb.retrieval import DENSE_WEIGHT, KnowledgeBase
+from botsvc.kb.calibration import (
+    MIN_DEV_QUERIES,
+    Calibration,
+    FusionChoice,
+    TextVectors,
+    calibrate,
+    learn_fusion,
+)
+from botsvc.kb.ingest import KbSources, hash_sources, load_sources
+from botsvc.kb.lexical import K1, B, LexicalIndex, lexical_text, lexical_title_text
+from botsvc.kb.retrieval import LEXICAL_TITLES, TITLE_VECTORS, FusionWeights, KnowledgeBase
 from botsvc.kb.storage import (
     FORMAT,
     PIPELINE,
@@ -43,12 +55,23 @@ from botsvc.kb.storage import (
     write_index_files,
     write_manifest,
 )
-from botsvc.kb.vectors import EXACT_LIMIT, VectorIndex
+from botsvc.kb.vectors import (
+    EXACT_LIMIT,
+    ChunkVectors,
+    VectorIndex,
+    dense_texts,
+    openings,
+    title_texts,
+)
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
-# An index is rebuilt when any of what shapes its vectors, scores or threshold changes.
-PIPELINE_ID = f"{PIPELINE};fusion=weighted:{DENSE_WEIGHT};bm25={K1},{B}"
+# An index is rebuilt when any of what shapes its vectors, scores or threshold changes: since
+# v2 a passage's own heading is in its title vector, not its body, and the fusion is learnt.
+PIPELINE_ID = (
+    f"{PIPELINE};v2:passage=title+parents+text;titles=path|opening|phrasings;fusion=learnt"
+    f";bm25={K1},{B}"
+)
 
 
 @dataclass(frozen=True)
@@ -58,14 +81,18 @@ class BuildReport:
     files: int
     chunks: int
     vectors: int
-    embedded: int  # texts encoded by this build
-    reused: int  # vectors copied from the previous index
-    dropped: int  # vectors of the previous index that no chunk needs any more
+    embedded: int  # body texts encoded by this build
+    reused: int  # body vectors copied from the previous index
+    dropped: int  # body vectors of the previous index that no chunk needs any more
     duplicates: int  # identical chunks kept once
     index_type: str
     threshold: float
     seconds: float
     encode_seconds: float
+    title_vectors: int = 0
+    titles_embedded: int = 0  # title texts encoded by this build
+    weights: FusionWeights = field(default_factory=FusionWeights)
+    fusion: str = ""  # how the weights were chosen
 
     def __str__(self) -> str:
         return self.summary()
@@ -73,11 +100,15 @@ class BuildReport:
     def summary(self) -> str:
         if self.up_to_date:
             return f"{self.index_dir}: up to date ({self.chunks} chunks, {self.vectors} vectors)"
+        w = self.weights
         return (
             f"{self.index_dir}: {self.chunks} chunks from {self.files} files, {self.vectors} "
             f"vectors ({self.embedded} embedded, {self.reused} reused, {self.dropped} dropped), "
-            f"{self.duplicates} duplicates skipped, {self.index_type}, answer threshold "
-            f"{self.threshold:.3f}, {self.seconds:.1f} s"
+            f"{self.title_vectors} title vectors ({self.titles_embedded} embedded), "
+            f"{self.duplicates} duplicates skipped, {self.index_type}, fusion: dense "
+            f"{w.dense:.2f} (titles: FAQ {w.faq_title:.2f}, section {w.section_title:.2f}), "
+            f"lexical {1 - w.dense:.2f} (titles {w.lexical_title:.2f}) {self.fusion}, answer "
+            f"threshold {self.threshold:.3f}, {self.seconds:.1f} s"
         )
 
 
@@ -102,8 +133,10 @@ def build_index(
     progress: bool = True,
     force: bool = False,
     exact_limit: int = EXACT_LIMIT,
+    min_dev_queries: int = MIN_DEV_QUERIES,
 ) -> BuildReport:
-    """Builds (or brings up to date) the index of `kb_dir` in `index_dir`.
+    """Builds (or brings up to date) the index of `kb_dir` in `index_dir`. `min_dev_queries`:
+    below this many of the KB's own phrasings, the fusion keeps its default weights.
 
     :raises ProjectError: a knowledge-base file is invalid (nothing is written).
     :raises ConfigError: `kb_dir` does not exist.
@@ -114,22 +147,30 @@ def build_index(
         return _unchanged_report(index_dir, started)
     sources = load_sources(kb_dir)
     chunks = list(sources.chunks)
-    texts_by_chunk = [dense_texts(c) for c in chunks]
-    vectors = _embed(texts_by_chunk, index_dir, embedder, progress=progress)
-    dense = VectorIndex.build(vectors.matrix, exact_limit=exact_limit)
-    lexical = LexicalIndex.build([lexical_text(c) for c in chunks])
-    manifest = _manifest(sources, vectors, dense, model_id)
+    previous = _previous_vectors(index_dir, model_id)
+    body = _embed(
+        [dense_texts(c) for c in chunks], previous[0], embedder, progress=progress, what="chunks"
+    )
+    title_rows = [
+        title_texts(c, opens_article=o) for c, o in zip(chunks, openings(chunks), strict=True)
+    ]
+    titles = _embed(title_rows, previous[1], embedder, progress=progress, what="titles")
+    dense = VectorIndex.build(body.matrix, exact_limit=exact_limit)
+    manifest = _manifest(sources, body, titles, dense, model_id)
     with _staging(index_dir) as staging:
         write_index_files(
             staging,
             chunks=chunks,
-            row_counts=[len(ts) for ts in texts_by_chunk],
-            row_hashes=vectors.hashes,
+            row_counts=body.counts,
+            row_hashes=body.hashes,
             dense=dense,
-            lexical=lexical,
+            lexical=LexicalIndex.build([lexical_text(c) for c in chunks]),
         )
+        ChunkVectors(titles.matrix, titles.counts, titles.hashes).save(staging, TITLE_VECTORS)
+        LexicalIndex.build([lexical_title_text(c) for c in chunks]).save(staging / LEXICAL_TITLES)
         write_manifest(staging, manifest)
-        calibration = calibrate(KnowledgeBase.load(staging, model_id=model_id), embedder)
+        kb, choice, calibration = _calibrate(staging, embedder, min_dev_queries=min_dev_queries)
+        manifest["retrieval"].update(_retrieval(choice))
         manifest["answer"] = calibration.as_dict()
         manifest["build"]["seconds"] = round(time.perf_counter() - started, 3)
         write_manifest(staging, manifest)
@@ -140,21 +181,41 @@ def build_index(
         up_to_date=False,
         files=len(sources.file_hashes),
         chunks=len(chunks),
-        vectors=len(vectors.hashes),
-        embedded=vectors.embedded,
-        reused=vectors.reused,
-        dropped=vectors.dropped,
+        vectors=len(body.hashes),
+        embedded=body.embedded,
+        reused=body.reused,
+        dropped=body.dropped,
         duplicates=sources.duplicates,
         index_type=dense.kind,
         threshold=calibration.threshold,
         seconds=time.perf_counter() - started,
-        encode_seconds=vectors.encode_seconds,
+        encode_seconds=body.encode_seconds + titles.encode_seconds,
+        title_vectors=len(titles.hashes),
+        titles_embedded=titles.embedded,
+        weights=kb.weights,
+        fusion=choice.describe(),
     )
+
+
+def _calibrate(
+    staging: Path, embedder: Embedder, *, min_dev_queries: int
+) -> tuple[KnowledgeBase, FusionChoice, Calibration]:
+    """Learns the fusion on the staged index, then calibrates the threshold of that fusion."""
+    vectors = TextVectors(embedder)
+    kb = KnowledgeBase.load(staging, model_id=embedder.model_id)
+    choice = learn_fusion(kb, vectors, min_queries=min_dev_queries)
+    kb = kb.with_options(weights=choice.weights)
+    return kb, choice, calibrate(kb, vectors)
+
+
+def _retrieval(choice: FusionChoice) -> dict[str, Any]:
+    return {"fusion": "weighted", **choice.weights.as_manifest(), "learnt": choice.as_dict()}
 
 
 @dataclass(frozen=True)
 class _Embedded:
     matrix: np.ndarray  # one row per text, in chunk order
+    counts: list[int]  # rows per chunk
     hashes: list[str]
     embedded: int  # distinct texts encoded now
     reused: int  # rows whose vector came from the previous index
@@ -163,21 +224,26 @@ class _Embedded:
 
 
 def _embed(
-    texts_by_chunk: list[list[str]], index_dir: Path, embedder: Embedder, *, progress: bool
+    texts_by_chunk: list[list[str]],
+    previous: dict[str, np.ndarray],
+    embedder: Embedder,
+    *,
+    progress: bool,
+    what: str,
 ) -> _Embedded:
     """Vectors for every text: copied from the previous index when the text is unchanged,
     encoded otherwise (each distinct text once)."""
     texts = [t for ts in texts_by_chunk for t in ts]
     hashes = [text_hash(t) for t in texts]
-    previous = _previous_vectors(index_dir, embedder.model_id)
     todo = list(dict.fromkeys(t for t, h in zip(texts, hashes, strict=True) if h not in previous))
     started = time.perf_counter()
-    fresh = _encode(embedder, todo, progress=progress)
+    fresh = _encode(embedder, todo, progress=progress, what=what)
     encode_seconds = time.perf_counter() - started
     by_hash = {text_hash(t): v for t, v in zip(todo, fresh, strict=True)}
     rows = [previous[h] if h in previous else by_hash[h] for h in hashes]
     return _Embedded(
         matrix=np.stack(rows).astype(np.float32),
+        counts=[len(ts) for ts in texts_by_chunk],
         hashes=hashes,
         embedded=len(todo),
         reused=sum(h in previous for h in hashes),
@@ -187,7 +253,7 @@ def _embed(
 
 
 def _manifest(
-    sources: KbSources, vectors: _Embedded, dense: VectorIndex, model_id: str
+    sources: KbSources, body: _Embedded, titles: _Embedded, dense: VectorIndex, model_id: str
 ) -> dict[str, Any]:
     chunks = sources.chunks
     return {
@@ -196,46 +262,30 @@ def _manifest(
         "build_id": uuid.uuid4().hex,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model_id": model_id,
-        "dimensions": int(vectors.matrix.shape[1]),
+        "dimensions": int(body.matrix.shape[1]),
         "index_type": dense.kind,
         "counts": {
             "files": len(sources.file_hashes),
             "chunks": len(chunks),
             "passages": sum(c.kind == "passage" for c in chunks),
             "faqs": sum(c.kind == "faq" for c in chunks),
-            "vectors": len(vectors.hashes),
+            "vectors": len(body.hashes),
+            "title_vectors": len(titles.hashes),
             "duplicates_skipped": sources.duplicates,
         },
         "sources": sources.file_hashes,
         "retrieval": {
             "fusion": "weighted",
-            "dense_weight": DENSE_WEIGHT,
+            **FusionWeights().as_manifest(),
             "bm25": {"k1": K1, "b": B},
         },
         "build": {
-            "embedded": vectors.embedded,
-            "reused": vectors.reused,
-            "encode_seconds": round(vectors.encode_seconds, 3),
+            "embedded": body.embedded,
+            "reused": body.reused,
+            "titles_embedded": titles.embedded,
+            "encode_seconds": round(body.encode_seconds + titles.encode_seconds, 3),
         },
     }
-
-
-def dense_texts(chunk: Chunk) -> list[str]:
-    """What is embedded for a chunk. A passage: its title and section path, then its text. An
-    FAQ: each phrasing of its question followed by the answer (question and answer embedded
-    together beat separate question and answer vectors on the dev FAQ set; bench/results/kb.md)."""
-    if chunk.kind == "faq" and chunk.question:
-        return [f"{q}\n{chunk.text}" for q in (chunk.question, *chunk.alt_questions)]
-    heading = f"{chunk.title} - {chunk.section}" if chunk.section else chunk.title
-    return [f"{heading}\n{chunk.text}"]
-
-
-def lexical_text(chunk: Chunk) -> str:
-    """What BM25 indexes: an FAQ's question phrasings only (its answer's words drown the
-    question's on the dev set), a passage's title, section path and text."""
-    if chunk.kind == "faq" and chunk.question:
-        return " ".join((chunk.question, *chunk.alt_questions))
-    return f"{chunk.title} {chunk.section} {chunk.text}"
 
 
 def text_hash(text: str) -> str:
@@ -259,28 +309,37 @@ def _unchanged_report(index_dir: Path, started: float) -> BuildReport:
         threshold=manifest.get("answer", {}).get("threshold", 0.0),
         seconds=time.perf_counter() - started,
         encode_seconds=0.0,
+        title_vectors=counts.get("title_vectors", 0),
+        weights=FusionWeights.from_manifest(manifest.get("retrieval", {})),
     )
 
 
-def _previous_vectors(index_dir: Path, model_id: str) -> dict[str, np.ndarray]:
-    """text hash -> vector, from the index being replaced when it used the same model."""
+def _previous_vectors(
+    index_dir: Path, model_id: str
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """text hash -> vector, for body and for title vectors, from the index being replaced when
+    it used the same model."""
     manifest = read_manifest(index_dir)
     if not manifest or manifest.get("model_id") != model_id:
-        return {}
+        return {}, {}
     try:
         files = read_index_files(index_dir, model_id=model_id)
+        body = dict(zip(files.row_hashes, files.dense.all_vectors(), strict=True))
     except Exception as exc:  # a damaged old index only costs us the reuse
         log.warning("not reusing vectors from %s: %s", index_dir, exc)
-        return {}
-    vectors = files.dense.all_vectors()
-    return dict(zip(files.row_hashes, vectors, strict=True))
+        return {}, {}
+    try:
+        titles = ChunkVectors.load(index_dir, TITLE_VECTORS)
+    except (OSError, ValueError, KeyError, TypeError):  # older than title vectors, or damaged
+        return body, {}
+    return body, dict(zip(titles.hashes, titles.all_vectors(), strict=True))
 
 
-def _encode(embedder: Embedder, texts: list[str], *, progress: bool) -> list[np.ndarray]:
+def _encode(embedder: Embedder, texts: list[str], *, progress: bool, what: str) -> list[np.ndarray]:
     """Encodes longest-first in batches (similar lengths pad less), with a progress bar."""
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     out: list[np.ndarray] = [np.empty(0, np.float32)] * len(texts)
-    with _progress_bar(len(texts), enabled=progress) as advance:
+    with _progress_bar(len(texts), enabled=progress, what=what) as advance:
         for start in range(0, len(order), ENCODE_BATCH):
             batch = order[start : start + ENCODE_BATCH]
             vectors = embedder.encode([texts[i] for i in batch], batch_size=ENCODE_BATCH)
@@ -291,7 +350,7 @@ def _encode(embedder: Embedder, texts: list[str], *, progress: bool) -> list[np.
 
 
 @contextmanager
-def _progress_bar(total: int, *, enabled: bool) -> Iterator[Callable[[int], None]]:
+def _progress_bar(total: int, *, enabled: bool, what: str) -> Iterator[Callable[[int], None]]:
     if not enabled or total == 0:
         yield lambda n: None
         return
@@ -304,7 +363,7 @@ def _progress_bar(total: int, *, enabled: bool) -> Iterator[Callable[[int], None
         TimeRemainingColumn(),
     )
     with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("embedding chunks", total=total)
+        task = bar.add_task(f"embedding {what}", total=total)
         yield lambda n: bar.advance(task, n)
 
 

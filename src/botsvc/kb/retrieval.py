@@ -1,14 +1,31 @@
 """Search and answer over a built index: dense (FAISS) and lexical (BM25) legs, fused.
 
-Fusion (chosen on the CovidFAQ dev split, bench/results/kb.md): a weighted sum of absolute
-scores, `DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * lexical`, where the lexical score is BM25
-divided by what a typical document holding every query word would score (lexical.py). Both
-parts mean the same thing for every query, so the fused score is itself a confidence: the answer
-threshold is a plain number on it, calibrated per index at build time (calibration.py).
-Reciprocal rank fusion (`fusion="rrf"`) is kept for comparison; its score is a rank, not a
-confidence.
+Each candidate chunk gets four scores, all in [0, 1] and absolute (they mean the same thing for
+every query):
 
-A `KnowledgeBase` never changes after `load`: a reload loads a new one and swaps the reference.
+- body: the best cosine of the chunk's own vectors (a passage's text under its article title;
+  an FAQ's question phrasings, each with the answer);
+- title: the best cosine of its title vectors (the heading path, "Article > Section"; each FAQ
+  phrasing alone, and the FAQ's title);
+- lexical: BM25 over the whole chunk, divided by what a typical document holding every query
+  word would score (lexical.py);
+- lexical title: the same over its title field only.
+
+The fused score is `w * ((1 - a) * body + a * title) + (1 - w) * ((1 - t) * lexical + t *
+lexical title)`: a weighted sum of absolute scores, so it is itself a confidence and the answer
+threshold is a plain number on it. The weights (`FusionWeights`; a is one weight for FAQs and
+another for passages) are set per index at build time from the KB's own phrasings, and the
+threshold calibrated on the result (calibration.py); both are in the manifest. An index built
+before title scores existed has no title weights and is served with the formula it was built
+for (a = t = 0).
+
+Titles count because a section's heading says what it is about in a few words, where its text
+says much else: "how do I reset my password?" belongs to "If you've forgotten your password",
+not to the section on changing it while signed in, whose text says "password" more often.
+
+Reciprocal rank fusion (`fusion="rrf"`) is kept for comparison; its score is a rank, not a
+confidence. A `KnowledgeBase` never changes after `load`: a reload loads a new one and swaps
+the reference.
 """
 
 from __future__ import annotations
@@ -18,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 import faiss
 import numpy as np
@@ -29,8 +46,8 @@ from botsvc.errors import ConfigError
 from botsvc.kb.ingest import Chunk
 from botsvc.kb.lexical import LexicalIndex, tokenize
 from botsvc.kb.sentences import join_sentences, split_sentences, trim_sentences
-from botsvc.kb.storage import read_index_files
-from botsvc.kb.vectors import VectorIndex
+from botsvc.kb.storage import REBUILD_HINT, read_index_files, read_manifest
+from botsvc.kb.vectors import ChunkVectors, VectorIndex, spans
 
 Mode = Literal["hybrid", "dense", "lexical"]
 Fusion = Literal["weighted", "rrf"]
@@ -38,6 +55,79 @@ DENSE_WEIGHT = 0.7
 RRF_K = 60
 ANSWER_CHARS = 500  # a passage answer is trimmed to about this, at sentence boundaries
 MIN_CANDIDATES = 50
+TITLE_VECTORS = "titles"  # titles.npy + titles.json in the index folder
+LEXICAL_TITLES = "lexical_titles"
+
+Scores = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class FusionWeights:
+    """How a chunk's four scores are mixed (the module docstring). `dense` is w, the dense
+    leg's share (the lexical leg has 1 - w). The title vectors' share of the dense leg, a, is
+    `section_title` for a passage and `faq_title` for an FAQ: an FAQ's question is in its body
+    vectors already, a passage's heading is not. `lexical_title` is t, the title field's share
+    of the lexical leg."""
+
+    dense: float = DENSE_WEIGHT
+    faq_title: float = 0.0
+    section_title: float = 0.0
+    lexical_title: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("dense", "faq_title", "section_title", "lexical_title"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"the KB fusion weight {name} must be in [0, 1], not {value}")
+
+    @property
+    def uses_titles(self) -> bool:
+        return bool(self.faq_title or self.section_title or self.lexical_title)
+
+    def as_manifest(self) -> dict[str, float]:
+        return {
+            "dense_weight": self.dense,
+            "faq_title_weight": self.faq_title,
+            "section_title_weight": self.section_title,
+            "lexical_title_weight": self.lexical_title,
+        }
+
+    @classmethod
+    def from_manifest(cls, retrieval: Mapping[str, Any]) -> FusionWeights:
+        """The weights an index was built for; an index older than title scores has none."""
+        return cls(
+            dense=float(retrieval.get("dense_weight", DENSE_WEIGHT)),
+            faq_title=float(retrieval.get("faq_title_weight", 0.0)),
+            section_title=float(retrieval.get("section_title_weight", 0.0)),
+            lexical_title=float(retrieval.get("lexical_title_weight", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    """The four scores of each candidate chunk for one query (the module docstring)."""
+
+    chunks: npt.NDArray[np.int64]
+    is_faq: npt.NDArray[np.bool_]
+    body: Scores
+    title: Scores
+    lexical: Scores
+    lexical_title: Scores
+
+    def fused(self, weights: FusionWeights, mode: Mode = "hybrid") -> Scores:
+        dense = self.body
+        if weights.faq_title or weights.section_title:
+            a = np.where(self.is_faq, weights.faq_title, weights.section_title)
+            dense = ((1.0 - a) * self.body + a * self.title).astype(np.float32)
+        t = weights.lexical_title
+        lexical = (1.0 - t) * self.lexical + t * self.lexical_title if t else self.lexical
+        if mode == "dense":
+            return dense
+        if mode == "lexical":
+            return lexical
+        w = weights.dense
+        out: Scores = (w * dense + (1.0 - w) * lexical).astype(np.float32)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,8 +142,22 @@ class KnowledgeBase:
     lexical: LexicalIndex
     row_chunk: npt.NDArray[np.int32]  # vector row -> chunk index
     chunk_rows: npt.NDArray[np.int64]  # chunk i owns rows chunk_rows[i]:chunk_rows[i + 1]
+    titles: ChunkVectors | None = None  # None for an index built before title vectors
+    lexical_titles: LexicalIndex | None = None
     fusion: Fusion = "weighted"
-    dense_weight: float = DENSE_WEIGHT
+    weights: FusionWeights = FusionWeights()
+    is_faq: npt.NDArray[np.bool_] = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.weights.uses_titles and (self.titles is None or self.lexical_titles is None):
+            raise ConfigError(f"title weights need the index's title files; {REBUILD_HINT}")
+        is_faq = np.array([c.kind == "faq" for c in self.chunks], dtype=bool)
+        is_faq.setflags(write=False)
+        object.__setattr__(self, "is_faq", is_faq)
+
+    @property
+    def dense_weight(self) -> float:
+        return self.weights.dense
 
     @property
     def off_topic_below(self) -> float | None:
@@ -67,7 +171,7 @@ class KnowledgeBase:
     def load(
         cls, index_dir: Path, *, model_id: str, threshold: float | None = None
     ) -> KnowledgeBase:
-        """Loads `index_dir` as `kb build` wrote it.
+        """Loads `index_dir` as `kb build` wrote it, with the fusion it was built for.
 
         :raises ConfigError: no index there, an unreadable one, or one built with a model other
             than `model_id` (the message says to run `botsvc kb build`).
@@ -83,7 +187,9 @@ class KnowledgeBase:
         chosen = float(answer.get("threshold", 0.5)) if threshold is None else threshold
         if not 0.0 <= chosen <= 1.0:
             raise ConfigError(f"the KB answer threshold must be in [0, 1], not {chosen}")
-        fusion = retrieval.get("fusion", "weighted")
+        titles, lexical_titles = _read_titles(index_dir, len(files.chunks))
+        if read_manifest(index_dir) != files.manifest:  # swapped by a build while we read
+            return cls.load(index_dir, model_id=model_id, threshold=threshold)
         return cls(
             chunks=files.chunks,
             threshold=chosen,
@@ -92,8 +198,10 @@ class KnowledgeBase:
             lexical=files.lexical,
             row_chunk=files.row_chunk,
             chunk_rows=files.chunk_rows,
-            fusion="rrf" if fusion == "rrf" else "weighted",
-            dense_weight=float(retrieval.get("dense_weight", DENSE_WEIGHT)),
+            titles=titles,
+            lexical_titles=lexical_titles,
+            fusion="rrf" if retrieval.get("fusion", "weighted") == "rrf" else "weighted",
+            weights=FusionWeights.from_manifest(retrieval),
         )
 
     def with_options(
@@ -101,13 +209,17 @@ class KnowledgeBase:
         *,
         fusion: Fusion | None = None,
         dense_weight: float | None = None,
+        weights: FusionWeights | None = None,
         threshold: float | None = None,
     ) -> KnowledgeBase:
-        """A copy sharing the indexes, with other fusion settings (evaluation, benchmarks)."""
+        """A copy sharing the indexes, with other fusion settings (build, evaluation, bench)."""
+        chosen = weights or self.weights
+        if dense_weight is not None:
+            chosen = dataclasses.replace(chosen, dense=dense_weight)
         return dataclasses.replace(
             self,
             fusion=fusion or self.fusion,
-            dense_weight=self.dense_weight if dense_weight is None else dense_weight,
+            weights=chosen,
             threshold=self.threshold if threshold is None else threshold,
         )
 
@@ -121,7 +233,8 @@ class KnowledgeBase:
         self, query: str, vector: Vector, *, top_k: int = 5, mode: Mode = "hybrid"
     ) -> list[KbHit]:
         """The `top_k` best chunks for `query` (text) and `vector` (its embedding), best first.
-        Scores are in [0, 1]: cosine for dense, normalised BM25 for lexical, fused for hybrid."""
+        Scores are in [0, 1]: the dense leg's for dense, the lexical leg's for lexical, fused for
+        hybrid."""
         if top_k < 1 or not self.chunks:
             return []
         ranked = self._rank(query, vector, top_k=top_k, mode=mode)
@@ -131,46 +244,86 @@ class KnowledgeBase:
         self, query: str, vector: Vector, *, top_k: int, mode: Mode
     ) -> list[tuple[int, float]]:
         pool = max(top_k * 4, MIN_CANDIDATES)
-        if mode == "lexical":
-            lex = self.lexical.scores(query)
-            return _top(lex, pool, positive=True)
-        dense = self._dense_candidates(vector, pool)
-        if mode == "dense":
-            return sorted(dense.items(), key=lambda kv: (-kv[1], kv[0]))
-        lex = self.lexical.scores(query)
-        lex_top = _top(lex, pool, positive=True)
-        if self.fusion == "rrf":
+        if self.fusion == "rrf" and mode == "hybrid":
+            dense = self._dense_candidates(vector, pool)
+            lex_top = _top(self.lexical.scores(query), pool, positive=True)
             return _rrf(sorted(dense.items(), key=lambda kv: (-kv[1], kv[0])), lex_top)
-        missing = [c for c, _ in lex_top if c not in dense]
-        dense.update(self._cosines(missing, vector))
-        w = self.dense_weight
-        fused = {c: w * max(cos, 0.0) + (1.0 - w) * float(lex[c]) for c, cos in dense.items()}
-        return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        if mode == "dense" and not (self.weights.faq_title or self.weights.section_title):
+            dense = self._dense_candidates(vector, pool)
+            return sorted(dense.items(), key=lambda kv: (-kv[1], kv[0]))
+        parts = self.score_parts(query, vector, pool=pool, lexical_only=mode == "lexical")
+        scores = parts.fused(self.weights, mode)
+        order = np.lexsort((parts.chunks, -scores))
+        if mode == "lexical":
+            order = order[scores[order] > 0]
+        order = order[:top_k]
+        return list(zip(parts.chunks[order].tolist(), scores[order].tolist(), strict=True))
+
+    def score_parts(
+        self,
+        query: str,
+        vector: Vector,
+        *,
+        pool: int = MIN_CANDIDATES,
+        include: Sequence[int] = (),
+        lexical_only: bool = False,
+    ) -> ScoreParts:
+        """The four scores of the candidate chunks for one query: the `pool` best of the dense
+        search, of BM25 over whole chunks and of BM25 over titles, with `include` besides.
+        `lexical_only` skips the dense scores (left at 0) and the dense search."""
+        lex = self.lexical.scores(query)
+        lex_title = self.lexical_titles.scores(query) if self.lexical_titles else lex
+        found = [np.asarray(include, dtype=np.int64), _top_ids(lex, pool)]
+        if lex_title is not lex:
+            found.append(_top_ids(lex_title, pool))
+        if not lexical_only:
+            dense_ids, dense_scores = self._dense_best(vector, pool)
+            found.append(dense_ids)
+        chunks = np.unique(np.concatenate(found))
+        is_faq = self.is_faq[chunks]
+        if lexical_only:
+            zeros = np.zeros(len(chunks), dtype=np.float32)
+            return ScoreParts(chunks, is_faq, zeros, zeros, lex[chunks], lex_title[chunks])
+        body = np.full(len(chunks), np.nan, dtype=np.float32)
+        body[np.searchsorted(chunks, dense_ids)] = dense_scores
+        missing = np.isnan(body)
+        body[missing] = self._cosines(chunks[missing], vector)
+        title = self.titles.best_cosines(chunks, vector) if self.titles else body
+        return ScoreParts(
+            chunks=chunks,
+            is_faq=is_faq,
+            body=np.maximum(body, 0.0),
+            title=np.maximum(title, 0.0),
+            lexical=lex[chunks],
+            lexical_title=lex_title[chunks],
+        )
+
+    def _dense_best(
+        self, vector: Vector, pool: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The chunks of the `pool` nearest vectors, each with its best cosine among them."""
+        scores, rows = self.dense.search(vector, pool)
+        found = rows >= 0
+        chunks = self.row_chunk[rows[found]].astype(np.int64)
+        scores = scores[found]
+        order = np.lexsort((-scores, chunks))
+        chunks, scores = chunks[order], scores[order]
+        first = np.ones(len(chunks), dtype=bool)
+        first[1:] = chunks[1:] != chunks[:-1]
+        return chunks[first], scores[first]
 
     def _dense_candidates(self, vector: Vector, pool: int) -> dict[int, float]:
-        scores, rows = self.dense.search(vector, pool)
-        best: dict[int, float] = {}
-        for score, row in zip(scores.tolist(), rows.tolist(), strict=True):
-            if row < 0:
-                continue
-            chunk = int(self.row_chunk[row])
-            if score > best.get(chunk, -2.0):
-                best[chunk] = float(score)
-        return best
+        chunks, scores = self._dense_best(vector, pool)
+        return dict(zip(chunks.tolist(), scores.tolist(), strict=True))
 
-    def _cosines(self, chunk_ids: Sequence[int], vector: Vector) -> dict[int, float]:
+    def _cosines(self, chunk_ids: npt.NDArray[np.int64], vector: Vector) -> Scores:
         """Exact cosines of chunks the dense search did not return (max over their vectors)."""
-        if not chunk_ids:
-            return {}
-        spans = [(int(self.chunk_rows[c]), int(self.chunk_rows[c + 1])) for c in chunk_ids]
-        rows = np.concatenate([np.arange(a, b) for a, b in spans])
+        if len(chunk_ids) == 0:
+            return np.zeros(0, dtype=np.float32)
+        rows, starts = spans(self.chunk_rows, chunk_ids)
         sims = self.dense.vectors(rows) @ np.asarray(vector, dtype=np.float32).reshape(-1)
-        out: dict[int, float] = {}
-        offset = 0
-        for c, (a, b) in zip(chunk_ids, spans, strict=True):
-            out[c] = float(sims[offset : offset + b - a].max()) if b > a else 0.0
-            offset += b - a
-        return out
+        best: Scores = np.maximum.reduceat(sims, starts)
+        return best
 
     def _hit(self, index: int, score: float) -> KbHit:
         chunk = self.chunks[index]
@@ -206,12 +359,31 @@ class KnowledgeBase:
             return None, hits
         index, score = ranked[0]
         if self.fusion == "rrf":  # a rank is no confidence: judge by the cosine
-            score = self._cosines([index], vector)[index]
+            score = float(self._cosines(np.array([index], dtype=np.int64), vector)[0])
         if score < self.threshold:
             return None, hits
         chunk = self.chunks[index]
         text = chunk.text if chunk.kind == "faq" else excerpt(chunk.text, query)
         return KbAnswer(text=text, score=round(score, 4), sources=(self._hit(index, score),)), hits
+
+
+def _read_titles(index_dir: Path, chunks: int) -> tuple[ChunkVectors | None, LexicalIndex | None]:
+    """The title vectors and title BM25 of an index, or (None, None) for one built before them.
+
+    :raises ConfigError: present but damaged, or not of this index's chunks.
+    """
+    if not (index_dir / f"{TITLE_VECTORS}.json").exists():
+        return None, None
+    try:
+        titles = ChunkVectors.load(index_dir, TITLE_VECTORS)
+        lexical = LexicalIndex.load(index_dir / LEXICAL_TITLES)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"the knowledge-base index in {index_dir} is damaged ({exc}); {REBUILD_HINT}"
+        ) from exc
+    if len(titles.counts) != chunks or lexical.num_docs != chunks:
+        raise ConfigError(f"the title files of {index_dir} do not match its chunks; {REBUILD_HINT}")
+    return titles, lexical
 
 
 def excerpt(text: str, query: str, *, max_chars: int = ANSWER_CHARS) -> str:
@@ -224,6 +396,15 @@ def excerpt(text: str, query: str, *, max_chars: int = ANSWER_CHARS) -> str:
     overlaps = [len(wanted & set(tokenize(s))) for s in sentences]
     focus = max(range(len(sentences)), key=lambda i: (overlaps[i], -i))
     return join_sentences(trim_sentences(sentences, max_chars=max_chars, focus=focus))
+
+
+def _top_ids(scores: Scores, k: int) -> npt.NDArray[np.int64]:
+    """The (at most) `k` best documents with a positive score, in no particular order."""
+    k = min(k, len(scores))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[scores[part] > 0].astype(np.int64)
 
 
 def _top(scores: npt.NDArray[np.float32], k: int, *, positive: bool) -> list[tuple[int, float]]:

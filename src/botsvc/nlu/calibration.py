@@ -13,8 +13,9 @@ the out-of-scope messages, the held-out examples the in-scope ones. From these r
    the top intent is right and the message is in scope, with in-scope and out-of-scope weighted
    equally.
 3. the **out-of-scope cut** on that confidence: 0.5, lowered to reject at most 2% of the
-   held-out messages the classifier got right, never below 0.25 (see decision_threshold), so
-   that the decision does not grow more timid as intents are added. Nothing is tuned by the user.
+   held-out messages the classifier got right, never below 0.25 nor 7.5 times chance (see
+   decision_threshold), so that the decision does not grow more timid as intents are added.
+   Nothing is tuned by the user.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from botsvc.nlu.features import CharNgrams, FloatArray, combine, fit_leg, log_so
 THRESHOLD = 0.5
 MAX_RIGHT_REJECTED = 0.02  # of the simulated right answers, at most this share is rejected
 MIN_THRESHOLD = 0.25  # ...but the cut never goes below this (few-shot bots: see BENCHMARKS.md)
+FLOOR_IN_CHANCES = 7.5  # ...or below this many times chance (1 / intents), if that is lower
 MAX_GROUPS = 5
 HOLDOUT_SHARE = 0.2
 Labels = npt.NDArray[np.int64]
@@ -90,32 +92,55 @@ class _Round:
     labels: list[Labels]
 
 
+@dataclass(frozen=True)
+class Copies:
+    """Augmented copies of training rows (nlu/augment.py): they train with their source row and
+    are never scored, so a copy cannot leak a held-out example into a round's training."""
+
+    texts: Sequence[str]
+    vectors: FloatArray
+    sources: npt.NDArray[np.int64]  # the row each copy was made from
+
+    @classmethod
+    def none(cls, dimensions: int) -> Copies:
+        return cls([], np.zeros((0, dimensions)), np.zeros(0, dtype=np.int64))
+
+
 def calibrate(
-    texts: Sequence[str], vectors: FloatArray, labels: Labels, n_classes: int, *, seed: int = 0
+    texts: Sequence[str],
+    vectors: FloatArray,
+    labels: Labels,
+    n_classes: int,
+    *,
+    copies: Copies | None = None,
+    seed: int = 0,
 ) -> CalibrationResult:
     """Runs the simulated rounds and fits both calibrations (see the module docstring)."""
     rng = np.random.default_rng(seed)
+    copies = copies or Copies.none(vectors.shape[1])
     rounds = {"text": _Round([], [], [], [], []), "vector": _Round([], [], [], [], [])}
     groups = np.array_split(rng.permutation(n_classes), min(MAX_GROUPS, n_classes))
     for hidden in groups:
-        _simulate(texts, vectors, labels, n_classes, hidden, rng, rounds)
+        _simulate(texts, vectors, labels, n_classes, hidden, rng, rounds, copies)
     with_text = _fit(rounds["text"])
     vector_only = _fit(rounds["vector"])
-    threshold = decision_threshold(rounds["text"], with_text)
+    threshold = decision_threshold(rounds["text"], with_text, n_classes)
     stats = _stats(rounds["text"], with_text, threshold)
     return CalibrationResult(with_text, vector_only, stats, threshold)
 
 
-def decision_threshold(r: _Round, cal: Calibration) -> float:
+def decision_threshold(r: _Round, cal: Calibration, n_classes: int) -> float:
     """The confidence below which a message is out of scope: 0.5, lowered where that would
     reject more than MAX_RIGHT_REJECTED of the held-out messages the classifier got right, and
-    never below MIN_THRESHOLD.
+    never below a floor: MIN_THRESHOLD, or FLOOR_IN_CHANCES times chance for more than 30
+    intents.
 
     Rejecting a wrong answer costs little (a fallback instead of a wrong flow); rejecting a right
     one turns a served customer away. The more intents, the lower the confidence of a right
     answer, so a fixed cut grows more timid with size; a cut at a share of the right answers
     rejects about the same share for 5 intents or 200. The floor keeps few-shot bots, whose right
-    answers are rarely confident, from letting every out-of-scope message through."""
+    answers are rarely confident, from letting every out-of-scope message through; it falls with
+    the number of intents for the same reason, else it alone would grow timid with size."""
     if not r.log_probs or not cal.fitted:
         return THRESHOLD
     probs = softmax(np.vstack(r.log_probs) / cal.temperature)
@@ -124,7 +149,8 @@ def decision_threshold(r: _Round, cal: Calibration) -> float:
     if len(right) == 0:
         return THRESHOLD
     cut = float(np.quantile(right, MAX_RIGHT_REJECTED))
-    return round(min(THRESHOLD, max(MIN_THRESHOLD, cut)), 3)
+    floor = min(MIN_THRESHOLD, FLOOR_IN_CHANCES / n_classes)
+    return round(min(THRESHOLD, max(floor, cut)), 3)
 
 
 def _simulate(
@@ -135,16 +161,21 @@ def _simulate(
     hidden: Labels,
     rng: np.random.Generator,
     rounds: dict[str, _Round],
+    copies: Copies,
 ) -> None:
     is_hidden = np.isin(labels, hidden)
     held = _holdout(labels, is_hidden, rng)
     train = ~is_hidden & ~held
     if not train.any():
         return
+    kept = train[copies.sources] if len(copies.sources) else np.zeros(0, dtype=bool)
     train_texts = [t for t, keep in zip(texts, train, strict=True) if keep]
+    train_texts += [t for t, keep in zip(copies.texts, kept, strict=True) if keep]
+    train_vectors = np.vstack([vectors[train], copies.vectors[kept]])
+    train_labels = np.concatenate([labels[train], labels[copies.sources[kept]]])
     ngrams = CharNgrams.fit(train_texts)
-    emb_leg = fit_leg(vectors[train], labels[train], n_classes)
-    char_leg = fit_leg(ngrams.transform(train_texts), labels[train], n_classes)
+    emb_leg = fit_leg(train_vectors, train_labels, n_classes)
+    char_leg = fit_leg(ngrams.transform(train_texts), train_labels, n_classes)
     test = held | is_hidden
     test_texts = [t for t, keep in zip(texts, test, strict=True) if keep]
     emb_logits = emb_leg.logits(vectors[test])
@@ -156,7 +187,7 @@ def _simulate(
         predicted = log_probs.argmax(axis=1)
         r = rounds[mode]
         r.log_probs.append(log_probs)
-        r.cosines.append(max_cosine(vectors[test], vectors[train], labels[train], predicted))
+        r.cosines.append(max_cosine(vectors[test], train_vectors, train_labels, predicted))
         r.correct.append((predicted == labels[test]) & ~is_hidden[test])
         r.in_scope.append(~is_hidden[test])
         r.labels.append(labels[test])

@@ -24,13 +24,15 @@ from typing import Any
 import numpy as np
 
 from botsvc.domain import IntentScore, Vector
-from botsvc.embedding import Embedder
+from botsvc.embedding import Embedder, encode_in_batches
 from botsvc.errors import ModelNotTrainedError, Problem, ProjectError
-from botsvc.nlu.calibration import Calibration, calibrate, max_cosine
+from botsvc.nlu.augment import typo_copies
+from botsvc.nlu.calibration import Calibration, Copies, calibrate, max_cosine
 from botsvc.nlu.features import CharNgrams, FloatArray, LinearLeg, combine, fit_leg, softmax
 from botsvc.nlu.trainingdata import TrainingData
+from botsvc.progress import progress_bar
 
-CLASSIFIER_VERSION = "emb-char-lr/3"
+CLASSIFIER_VERSION = "emb-char-lr/4"
 FORMAT = 1
 _ARRAYS = ("emb_coef", "emb_bias", "char_coef", "char_bias", "idf", "train_vectors", "train_labels")
 
@@ -89,8 +91,11 @@ def artefact_key(data: TrainingData, model_id: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def train_intent_model(data: TrainingData, embedder: Embedder) -> IntentModel:
-    """Trains and calibrates on the examples (seconds for a few hundred examples on 2 cores).
+def train_intent_model(
+    data: TrainingData, embedder: Embedder, *, progress: bool = False
+) -> IntentModel:
+    """Trains and calibrates on the examples (seconds for a few hundred examples on 2 cores;
+    encoding them is most of it, behind a progress bar with ``progress``).
 
     :raises ProjectError: when there are fewer than two intents.
     """
@@ -111,19 +116,26 @@ def train_intent_model(data: TrainingData, embedder: Embedder) -> IntentModel:
     texts = [text for _, text in pairs]
     index = {name: i for i, name in enumerate(intents)}
     labels = np.array([index[intent] for intent, _ in pairs], dtype=np.int64)
-    vectors = np.asarray(embedder.encode(texts), dtype=np.float64)
+    typo_texts, sources = typo_copies(texts, labels.tolist())
+    every = texts + typo_texts
+    with progress_bar(len(every), enabled=progress, what="embedding intent examples") as advance:
+        encoded_all = encode_in_batches(embedder, every, advance=advance).astype(np.float64)
+    vectors, typo_vectors = encoded_all[: len(texts)], encoded_all[len(texts) :]
     encoded = time.perf_counter()
-    cal = calibrate(texts, vectors, labels, len(intents))
-    ngrams = CharNgrams.fit(texts)
+    copies = Copies(typo_texts, typo_vectors, np.array(sources, dtype=np.int64))
+    cal = calibrate(texts, vectors, labels, len(intents), copies=copies)
+    all_texts = texts + typo_texts
+    all_labels = np.concatenate([labels, labels[copies.sources]])
+    ngrams = CharNgrams.fit(all_texts)
     model = IntentModel(
         intents=intents,
         threshold=cal.threshold,
         key=artefact_key(data, embedder.model_id),
-        emb_leg=fit_leg(vectors, labels, len(intents)),
-        char_leg=fit_leg(ngrams.transform(texts), labels, len(intents)),
+        emb_leg=fit_leg(encoded_all, all_labels, len(intents)),
+        char_leg=fit_leg(ngrams.transform(all_texts), all_labels, len(intents)),
         ngrams=ngrams,
-        train_vectors=vectors,
-        train_labels=labels,
+        train_vectors=encoded_all,
+        train_labels=all_labels,
         with_text=cal.with_text,
         vector_only=cal.vector_only,
     )
@@ -131,6 +143,7 @@ def train_intent_model(data: TrainingData, embedder: Embedder) -> IntentModel:
         "classifier": CLASSIFIER_VERSION,
         "embedding_model": embedder.model_id,
         "examples": len(texts),
+        "typo_copies": len(typo_texts),
         "intents": len(intents),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "encode_seconds": round(encoded - started, 3),
@@ -216,7 +229,12 @@ def artefact_dir(models_dir: Path, key: str) -> Path:
 
 
 def train_or_load(
-    data: TrainingData, embedder: Embedder, models_dir: Path, *, force: bool = False
+    data: TrainingData,
+    embedder: Embedder,
+    models_dir: Path,
+    *,
+    force: bool = False,
+    progress: bool = False,
 ) -> tuple[IntentModel, bool]:
     """Loads the artefact for the current key, or trains and saves one. Returns (model, trained)."""
     directory = artefact_dir(models_dir, artefact_key(data, embedder.model_id))
@@ -225,7 +243,7 @@ def train_or_load(
             return load_intent_model(directory), False
         except ModelNotTrainedError:
             pass  # damaged or older format: train a fresh one in its place
-    model = train_intent_model(data, embedder)
+    model = train_intent_model(data, embedder, progress=progress)
     save_intent_model(model, directory)
     return model, True
 
