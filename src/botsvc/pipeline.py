@@ -181,7 +181,7 @@ class Pipeline:
             if answer is not None:
                 return self._outcome(
                     "kb",
-                    (BotMessage(answer.text),) + result.reprompt,
+                    (_answer_message(answer),) + result.reprompt,
                     nlu,
                     state,
                     notes,
@@ -206,7 +206,7 @@ class Pipeline:
             state.consecutive_fallbacks = 0
             return self._outcome(
                 "kb",
-                (BotMessage(answer.text),),
+                (_answer_message(answer),),
                 nlu,
                 state,
                 notes,
@@ -428,3 +428,10 @@ def _position(state: DialogueState) -> FlowPosition | None:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _answer_message(answer: KbAnswer) -> BotMessage:
+    """The answer, and a link to the article it came from when the article has a URL: the
+    customer can read the rest there (on channels that show text only, too)."""
+    url = answer.sources[0].url if answer.sources else None
+    return BotMessage(f"{answer.text}\n\nRead more: {url}" if url else answer.text)

@@ -25,7 +25,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from botsvc.embedding import Embedder
+from botsvc.embedding import Embedder, encode_in_batches
 from botsvc.kb.calibration import (
     MIN_DEV_QUERIES,
     Calibration,
@@ -63,6 +63,7 @@ from botsvc.kb.vectors import (
     openings,
     title_texts,
 )
+from botsvc.progress import progress_bar
 
 log = logging.getLogger(__name__)
 ENCODE_BATCH = 64
@@ -336,35 +337,8 @@ def _previous_vectors(
 
 
 def _encode(embedder: Embedder, texts: list[str], *, progress: bool, what: str) -> list[np.ndarray]:
-    """Encodes longest-first in batches (similar lengths pad less), with a progress bar."""
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    out: list[np.ndarray] = [np.empty(0, np.float32)] * len(texts)
-    with _progress_bar(len(texts), enabled=progress, what=what) as advance:
-        for start in range(0, len(order), ENCODE_BATCH):
-            batch = order[start : start + ENCODE_BATCH]
-            vectors = embedder.encode([texts[i] for i in batch], batch_size=ENCODE_BATCH)
-            for i, vector in zip(batch, vectors, strict=True):
-                out[i] = vector
-            advance(len(batch))
-    return out
-
-
-@contextmanager
-def _progress_bar(total: int, *, enabled: bool, what: str) -> Iterator[Callable[[int], None]]:
-    if not enabled or total == 0:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task(f"embedding {what}", total=total)
-        yield lambda n: bar.advance(task, n)
+    with progress_bar(len(texts), enabled=progress, what=f"embedding {what}") as advance:
+        return list(encode_in_batches(embedder, texts, batch=ENCODE_BATCH, advance=advance))
 
 
 # --- atomic publication --------------------------------------------------------------------------
