@@ -101,7 +101,9 @@ async def test_knowledge_question_is_answered_with_sources(client: httpx.AsyncCl
     assert r["handled_by"] == "kb"
     assert r["sources"] and "password" in r["sources"][0]["title"].lower()
     assert r["sources"][0]["url"].startswith("https://help.northwind.example/")
+    assert "forgotten" in r["sources"][0]["section"].lower()  # the reset section, not the change
     assert "password" in r["messages"][0]["text"].lower()
+    assert r["messages"][0]["text"].endswith(f"Read more: {r['sources'][0]['url']}")
 
 
 async def test_asking_for_a_person_hands_off_at_once_with_full_context(

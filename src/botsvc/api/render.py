@@ -26,7 +26,10 @@ def turn_out(r: TurnResult) -> s.TurnOut:
         if r.intent is None
         else s.IntentOut(name=r.intent.name, confidence=round(r.intent.confidence, 4)),
         flow=None if r.flow is None else s.FlowOut(id=r.flow.flow_id, step=r.flow.step_id),
-        sources=[s.SourceOut(title=h.title, url=h.url, score=round(h.score, 4)) for h in r.sources],
+        sources=[
+            s.SourceOut(title=h.title, url=h.url, score=round(h.score, 4), section=h.section)
+            for h in r.sources
+        ],
         handoff=None
         if r.handoff is None
         else s.HandoffOut(

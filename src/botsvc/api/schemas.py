@@ -54,6 +54,7 @@ class SourceOut(BaseModel):
     title: str
     url: str | None = None
     score: float
+    section: str | None = None  # the heading path within the article, when it has headings
 
 
 class HandoffOut(BaseModel):
