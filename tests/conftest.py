@@ -129,7 +129,9 @@ async def app_client(settings: Settings, embedder: Embedder) -> AsyncIterator[ht
     from botsvc.api.app import create_app
 
     app = create_app(settings, embedder=embedder)
-    async with LifespanManager(app) as manager:
+    # start-up loads the project (model artefacts, CRF, KB): on a loaded 2-core machine the
+    # library's 5 s default is too short, and this is not a timing test
+    async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://botsvc.test") as c:
             yield c
