@@ -34,6 +34,7 @@ from botsvc.helpdesk.payloads import MessageCreated, TranscriptEntry, iso
 from botsvc.project import LiveProject
 from botsvc.store import (
     Conversation,
+    Feedback,
     Handoff,
     MessageRecord,
     NewMessage,
@@ -129,6 +130,21 @@ class ChatService:
             handoff=await self.store.get_handoff(conv.handoff_id) if conv.handoff_id else None,
             turns=await self.store.turns(conversation_id),
         )
+
+    async def record_feedback(
+        self, conversation_id: str, turn_id: str, *, helpful: bool, comment: str | None
+    ) -> Feedback:
+        """The customer's "was this helpful?" on one of the conversation's turns (the latest
+        say counts); NotFound when the turn is not one of that conversation's."""
+        fb = Feedback(
+            turn_id=turn_id,
+            conversation_id=conversation_id,
+            helpful=helpful,
+            comment=comment,
+            created_at=time.time(),
+        )
+        await self.store.record_feedback(fb)
+        return fb
 
     async def parse(self, text: str) -> NluResult:
         """What the NLU makes of a text, outside any conversation."""

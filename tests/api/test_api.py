@@ -96,6 +96,25 @@ async def test_the_conversation_shows_what_the_bot_did_on_each_turn(
     assert body["flow"] is None and body["slots"]["order_status"] == "shipped"
 
 
+async def test_was_this_helpful_is_recorded_on_the_turn_and_can_be_changed(
+    client: httpx.AsyncClient,
+) -> None:
+    turn = await say(client, "c-fb", "are returns free?")
+    url = f"/v1/conversations/c-fb/turns/{turn['turn_id']}/feedback"
+    r = await client.post(url, json={"helpful": False, "comment": "I asked about shipping"})
+    assert r.status_code == 200 and r.json()["helpful"] is False
+    r = await client.post(url, json={"helpful": True})
+    assert r.json() == {
+        "conversation_id": "c-fb", "turn_id": turn["turn_id"], "helpful": True, "comment": None
+    }  # fmt: skip
+    other = await client.post(
+        f"/v1/conversations/c-other/turns/{turn['turn_id']}/feedback", json={"helpful": True}
+    )
+    assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
+    bad = await client.post(url, json={"helpful": "maybe"})
+    assert bad.status_code == 422
+
+
 async def test_knowledge_question_is_answered_with_sources(client: httpx.AsyncClient) -> None:
     r = await say(client, "c-kb", "how do I reset my password?")
     assert r["handled_by"] == "kb"

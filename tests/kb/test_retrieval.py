@@ -10,7 +10,7 @@ import pytest
 from botsvc.embedding import Embedder
 from botsvc.kb.evaluate import evaluate_kb
 from botsvc.kb.index import build_index
-from botsvc.kb.retrieval import KnowledgeBase
+from botsvc.kb.retrieval import KnowledgeBase, excerpt
 from botsvc.kb.sentences import split_sentences
 
 from .conftest import SHOP_QUERIES
@@ -147,3 +147,20 @@ def test_explicit_threshold_overrides_the_calibrated_one(
     strict = KnowledgeBase.load(shop_index, model_id=embedder.model_id, threshold=0.99)
     assert _ask(strict, embedder, "how do I cancel my subscription") is None
     assert re.match(r"^\d\.\d+$", str(strict.threshold))
+
+
+def test_an_answer_from_numbered_steps_starts_at_the_first_step() -> None:
+    text = "\n".join(
+        [
+            "Resetting takes a minute and works from any browser or from the app on your phone.",
+            "To reset it:",
+            "1. Open the sign-in page of the shop or of the cloud app.",
+            "2. Click Forgot password under the password field of the form.",
+            "3. Enter the email address of your account and send the reset link.",
+            "4. Open the email we send and choose a new password of ten characters.",
+            "The link in that email expires after one hour and works only once.",
+        ]
+    )
+    answer = excerpt(text, "where do I click forgot password", max_chars=300)
+    assert answer.startswith("To reset it:\n1. Open the sign-in page")
+    assert "2. Click Forgot password" in answer

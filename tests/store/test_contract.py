@@ -10,7 +10,7 @@ import pytest
 
 from botsvc.domain import Customer, DialogueState, FlowFrame
 from botsvc.errors import Conflict, NotFound
-from botsvc.store import Handoff, NewMessage, OutboxEvent, Store, TurnRecord, TurnWrite
+from botsvc.store import Feedback, Handoff, NewMessage, OutboxEvent, Store, TurnRecord, TurnWrite
 
 pytestmark = pytest.mark.anyio
 
@@ -200,3 +200,29 @@ async def test_last_message_of_several_conversations(store: Store) -> None:
     }
     assert last["a"].seq == (await store.messages("a"))[-1].seq  # the second turn's reply
     assert await store.last_messages([]) == {}
+
+
+async def test_feedback_on_a_turn_keeps_the_latest_and_needs_a_turn_of_that_conversation(
+    store: Store,
+) -> None:
+    await store.lock_conversation("c-fb", owner="w1", customer=ALICE, channel="web")
+    write = _turn_write("c-fb", "w1", text="are returns free?")
+    await store.save_turn(write)
+    turn_id = write.turn.id
+
+    def fb(helpful: bool, comment: str | None, conv: str = "c-fb", turn: str = turn_id) -> Feedback:
+        return Feedback(
+            turn_id=turn, conversation_id=conv, helpful=helpful, comment=comment,
+            created_at=time.time(),
+        )  # fmt: skip
+
+    await store.record_feedback(fb(False, "not what I asked"))
+    await store.record_feedback(fb(True, None))  # changed their mind: the latest counts
+    assert [(f.turn_id, f.helpful, f.comment) for f in await store.feedback("c-fb")] == [
+        (turn_id, True, None)
+    ]
+    with pytest.raises(NotFound):
+        await store.record_feedback(fb(True, None, turn="no-such-turn"))
+    await store.lock_conversation("c-other", owner="w1", customer=ALICE, channel="web")
+    with pytest.raises(NotFound):  # a turn id of another conversation
+        await store.record_feedback(fb(True, None, conv="c-other"))

@@ -75,6 +75,18 @@ class TurnOut(BaseModel):
     handoff: HandoffOut | None
 
 
+class FeedbackIn(BaseModel):
+    helpful: bool
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class FeedbackOut(BaseModel):
+    conversation_id: str
+    turn_id: str
+    helpful: bool
+    comment: str | None
+
+
 class TranscriptMessageOut(BaseModel):
     seq: int
     role: str

@@ -31,6 +31,7 @@ the reference.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -394,8 +395,23 @@ def excerpt(text: str, query: str, *, max_chars: int = ANSWER_CHARS) -> str:
         return join_sentences(sentences)
     wanted = {t for t in tokenize(query) if len(t) > 2}
     overlaps = [len(wanted & set(tokenize(s))) for s in sentences]
-    focus = max(range(len(sentences)), key=lambda i: (overlaps[i], -i))
+    focus = _list_start(sentences, max(range(len(sentences)), key=lambda i: (overlaps[i], -i)))
     return join_sentences(trim_sentences(sentences, max_chars=max_chars, focus=focus))
+
+
+_NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s")
+
+
+def _list_start(sentences: list[str], focus: int) -> int:
+    """Steps are read from the first: a focus inside a numbered list moves back to its first
+    item, and to the line that introduces it ("To reset it:") when there is one."""
+    if not _NUMBERED.match(sentences[focus]):
+        return focus
+    while focus > 0 and _NUMBERED.match(sentences[focus - 1]):
+        focus -= 1
+    if focus > 0 and sentences[focus - 1].rstrip().endswith(":"):
+        focus -= 1
+    return focus
 
 
 def _top_ids(scores: Scores, k: int) -> npt.NDArray[np.int64]:

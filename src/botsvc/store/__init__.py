@@ -49,6 +49,17 @@ class TurnRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Feedback:
+    """The customer's "was this helpful?" on one turn's answer."""
+
+    turn_id: str
+    conversation_id: str
+    helpful: bool
+    comment: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class Handoff:
     id: str
     conversation_id: str
@@ -150,6 +161,12 @@ class Store(Protocol):
         """The newest message of each of these conversations (those with none are left out)."""
 
     async def turns(self, conversation_id: str) -> list[TurnRecord]: ...
+
+    async def record_feedback(self, fb: Feedback) -> None:
+        """Keeps the latest feedback on a turn; NotFound unless the turn is in the conversation."""
+        ...
+
+    async def feedback(self, conversation_id: str) -> list[Feedback]: ...
 
     async def customer_conversations(
         self, customer_id: str, *, exclude: str, limit: int = 10

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -56,6 +57,18 @@ turns = Table(
     Column("trace", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_turns_conversation", "conversation_id", "created_at"),
+)
+
+# "Was this helpful?" on a turn's answer: one row per turn, the customer's latest say.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("turn_id", String(64), ForeignKey("turns.id"), primary_key=True),
+    Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
+    Column("helpful", Boolean, nullable=False),
+    Column("comment", Text),
+    Column("created_at", Float, nullable=False),
+    Index("ix_feedback_created", "created_at"),
 )
 
 handoffs = Table(

@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, event, exists, func, insert, or_, select, update
+from sqlalchemy import and_, delete, event, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -32,6 +32,7 @@ from botsvc.domain import Customer, DialogueState
 from botsvc.errors import ConfigError, Conflict, NotFound, StoreError
 from botsvc.store import (
     Conversation,
+    Feedback,
     Handoff,
     HandoffStatus,
     MessageRecord,
@@ -40,7 +41,15 @@ from botsvc.store import (
     TurnRecord,
     TurnWrite,
 )
-from botsvc.store.schema import conversations, handoffs, messages, metadata, outbox, turns
+from botsvc.store.schema import (
+    conversations,
+    feedback,
+    handoffs,
+    messages,
+    metadata,
+    outbox,
+    turns,
+)
 
 _LOCK_POLL_S = 0.01
 
@@ -388,6 +397,51 @@ class SqlStore:
         async with self._tx() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_handoff(r) for r in rows]
+
+    async def record_feedback(self, fb: Feedback) -> None:
+        async with self._tx() as conn:
+            known = await conn.scalar(
+                select(turns.c.id).where(
+                    turns.c.id == fb.turn_id, turns.c.conversation_id == fb.conversation_id
+                )
+            )
+            if known is None:
+                raise NotFound(f"turn {fb.turn_id!r} not found in {fb.conversation_id!r}")
+            # delete + insert in one transaction: the same statements on both dialects
+            await conn.execute(delete(feedback).where(feedback.c.turn_id == fb.turn_id))
+            await conn.execute(
+                insert(feedback).values(
+                    turn_id=fb.turn_id,
+                    conversation_id=fb.conversation_id,
+                    helpful=fb.helpful,
+                    comment=fb.comment,
+                    created_at=fb.created_at,
+                )
+            )
+
+    async def feedback(self, conversation_id: str) -> list[Feedback]:
+        async with self._tx() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        select(feedback)
+                        .where(feedback.c.conversation_id == conversation_id)
+                        .order_by(feedback.c.created_at)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            Feedback(
+                turn_id=r["turn_id"],
+                conversation_id=r["conversation_id"],
+                helpful=bool(r["helpful"]),
+                comment=r["comment"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
 
     async def update_handoff(self, handoff: Handoff) -> None:
         values = _handoff_values(handoff)

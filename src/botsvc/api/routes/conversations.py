@@ -59,6 +59,22 @@ async def get_conversation(conversation_id: str, st: StateDep) -> s.Conversation
     return render.conversation_out(view.conversation, view.messages, view.handoff, view.turns)
 
 
+@router.post("/v1/conversations/{conversation_id}/turns/{turn_id}/feedback")
+async def post_feedback(
+    conversation_id: str, turn_id: str, body: s.FeedbackIn, st: StateDep
+) -> s.FeedbackOut:
+    """'Was this helpful?' on a turn's answer; asking again replaces the earlier answer."""
+    fb = await st.service.record_feedback(
+        conversation_id, turn_id, helpful=body.helpful, comment=body.comment
+    )
+    return s.FeedbackOut(
+        conversation_id=fb.conversation_id,
+        turn_id=fb.turn_id,
+        helpful=fb.helpful,
+        comment=fb.comment,
+    )
+
+
 @router.get("/v1/conversations/{conversation_id}/events")
 async def events(
     conversation_id: str,
