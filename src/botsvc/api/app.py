@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import anyio
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from botsvc.api.deps import State
 from botsvc.api.errors import install_error_handlers
@@ -104,6 +105,16 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
 
     app = FastAPI(title="botsvc", version="1", lifespan=lifespan)
     install_error_handlers(app)
+    if settings.cors_origins:
+        # chat widgets call from the site's own origin; preflights are answered here, before
+        # any route (and its API key check) runs
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "x-api-key"],
+            max_age=600,
+        )
     app.include_router(conversations.router)
     app.include_router(helpdesk.router)
     app.include_router(ops.router)

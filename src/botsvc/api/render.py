@@ -118,9 +118,11 @@ def outbox_out(r: OutboxRow) -> s.OutboxRowOut:
     )
 
 
-def rest_reply(recipient_id: str, m: BotMessage) -> dict[str, object]:
-    """One bot message in Rasa's REST channel shape."""
-    item: dict[str, object] = {"recipient_id": recipient_id, "text": m.text}
+def rest_reply(recipient_id: str, m: BotMessage) -> list[dict[str, object]]:
+    """One bot message in Rasa's REST channel shape: a text without buttons is split at its
+    blank lines into one message each, as Rasa's channel does; with buttons it stays whole."""
     if m.buttons:
-        item["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]
-    return item
+        buttons = [{"title": b.title, "payload": b.payload} for b in m.buttons]
+        return [{"recipient_id": recipient_id, "text": m.text, "buttons": buttons}]
+    parts = [p.strip() for p in m.text.strip().split("\n\n") if p.strip()] or [m.text]
+    return [{"recipient_id": recipient_id, "text": part} for part in parts]

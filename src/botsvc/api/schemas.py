@@ -169,7 +169,7 @@ class RestIn(BaseModel):
     sender: str = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=5000)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    input_channel: str | None = None
+    input_channel: str | None = Field(default=None, max_length=50)
 
 
 class OutboxRowOut(BaseModel):

@@ -3,10 +3,13 @@ Rasa's REST channel (existing Rasa chat widgets work unchanged)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from botsvc.api import render
 from botsvc.api import schemas as s
@@ -100,9 +103,19 @@ async def kb_search(body: s.KbSearchIn, st: StateDep) -> s.KbSearchOut:
     return s.KbSearchOut(results=[render.kb_result_out(h) for h in hits])
 
 
-@router.post("/webhooks/rest/webhook")
-async def rest_webhook(body: s.RestIn, st: StateDep) -> list[dict[str, Any]]:
-    """Rasa's REST channel: `sender` is the conversation id."""
+@router.post(
+    "/webhooks/rest/webhook",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": s.RestIn.model_json_schema()}},
+        }
+    },
+)
+async def rest_webhook(request: Request, st: StateDep) -> list[dict[str, Any]]:
+    """Rasa's REST channel: `sender` is the conversation id. The body is read as JSON whatever
+    its content type, as Rasa does: Rasa's chat widget posts it as text/plain."""
+    body = _rest_body(await request.body())
     result = await post(
         st,
         body.sender,
@@ -111,4 +124,18 @@ async def rest_webhook(body: s.RestIn, st: StateDep) -> list[dict[str, Any]]:
         channel=body.input_channel or "rest",
         metadata=body.metadata,
     )
-    return [render.rest_reply(body.sender, m) for m in result.messages]
+    return [item for m in result.messages for item in render.rest_reply(body.sender, m)]
+
+
+def _rest_body(raw: bytes) -> s.RestIn:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "invalid JSON"}]
+        ) from exc
+    try:
+        return s.RestIn.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from exc
