@@ -297,6 +297,49 @@ def serve(
 
 
 @app.command()
+def shell(
+    project: ProjectOpt = DEFAULT_PROJECT,
+    action_endpoint: Annotated[
+        str | None, typer.Option(help="action server URL (default: flows/ actions.endpoint)")
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="a line per turn: intent, flow, decision, ms")
+    ] = False,
+    sender: Annotated[
+        str | None, typer.Option(help="customer and conversation id (default: a new one)")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="database URL (default: a temporary SQLite file)")
+    ] = None,
+) -> None:
+    """Chat with the bot in the terminal (or from piped input): /restart, /quit, Ctrl-D."""
+    from botsvc.project import check_project, prepare_project
+    from botsvc.shell import ShellOptions, run_shell
+
+    settings = _settings(project)
+    try:
+        files = check_project(settings.project_dir)
+    except ProjectError as exc:
+        for p in exc.problems:
+            typer.echo(str(p), err=True)
+        _fail("refusing to chat with an invalid project (run `botsvc validate`)")
+    embedder = _embedder(project)
+    # as `make prepare` would: a stale or missing intent model or kb_index/ is rebuilt first
+    for line in prepare_project(settings.project_dir, embedder, files=files):
+        typer.echo(line)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C during a turn ends the shell too
+        asyncio.run(
+            run_shell(
+                settings.project_dir,
+                embedder=embedder,
+                options=ShellOptions(sender=sender, debug=debug),
+                database_url=db,
+                action_endpoint=action_endpoint or settings.action_endpoint,
+            )
+        )
+
+
+@app.command()
 def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
     """Run the outbox dispatcher as a separate worker (several may run at once)."""
     import httpx

@@ -40,6 +40,10 @@ class Button:
 class BotMessage:
     text: str
     buttons: tuple[Button, ...] = ()
+    # what Rasa's channels carry beside text: an image URL, a custom payload, an attachment
+    image: str | None = None
+    custom: Any = field(default=None, compare=False)
+    attachment: Any = field(default=None, compare=False)
     # the response it was rendered from (`utter_...`); not part of what the customer sees
     response: str | None = field(default=None, compare=False)
 

@@ -336,6 +336,9 @@ def _message_data(m: BotMessage) -> dict[str, Any]:
         data["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]
     if m.response:
         data["response"] = m.response
+    for key in ("image", "custom", "attachment"):
+        if getattr(m, key) is not None:
+            data[key] = getattr(m, key)
     return data
 
 

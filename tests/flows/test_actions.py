@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from botsvc.api.render import rest_reply
 from botsvc.domain import (
     FALLBACK_INTENT,
     Button,
@@ -77,6 +78,10 @@ flows:
     description: Restart the conversation.
     nlu_trigger: [{intent: restart}]
     steps: [{action: action_restart_all}, {action: utter_done}]
+  parcel:
+    description: Show the parcel's photo and where it is.
+    nlu_trigger: [{intent: parcel}]
+    steps: [{action: action_show_parcel}]
   pause:
     description: Pause for a human.
     nlu_trigger: [{intent: pause}]
@@ -232,6 +237,21 @@ async def test_action_responses_are_rendered(
     result = await chat.say("where is my order", "order_status")
     assert texts(result) == ["Your order is shipped.", "Anything else?"]
     assert result.messages[1].buttons == (Button("Yes", "/affirm"), Button("No", "/deny"))
+
+
+async def test_an_actions_image_and_custom_payload_reach_the_messages(
+    shop_actions: ActionServer, http: httpx.AsyncClient
+) -> None:
+    chat = Chat(spec_for(shop_actions.url), ActionClient(shop_actions.url, http=http))
+    result = await chat.say("show me my parcel", "parcel")
+    first, second = result.messages
+    assert (first.text, first.image) == ("Here it is:", "https://img.example/parcel.png")
+    assert (second.text, second.custom) == ("", {"type": "map", "lat": 52.37, "lon": 4.89})
+    rest = [item for m in result.messages for item in rest_reply("w", m)]
+    assert rest == [
+        {"recipient_id": "w", "text": "Here it is:", "image": "https://img.example/parcel.png"},
+        {"recipient_id": "w", "custom": {"type": "map", "lat": 52.37, "lon": 4.89}},
+    ]
 
 
 @pytest.mark.parametrize("intent", ["crash", "slow"])

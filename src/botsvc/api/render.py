@@ -13,6 +13,9 @@ def bot_message_out(m: BotMessage) -> s.BotMessageOut:
     return s.BotMessageOut(
         text=m.text,
         buttons=[s.ButtonOut(title=b.title, payload=b.payload) for b in m.buttons] or None,
+        image=m.image,
+        custom=m.custom,
+        attachment=m.attachment,
     )
 
 
@@ -52,6 +55,9 @@ def message_out(m: MessageRecord) -> s.TranscriptMessageOut:
         buttons=[s.ButtonOut(**b) for b in buttons] if buttons else None,
         agent=m.data.get("agent"),
         response=m.data.get("response"),
+        image=m.data.get("image"),
+        custom=m.data.get("custom"),
+        attachment=m.data.get("attachment"),
     )
 
 
@@ -121,8 +127,13 @@ def outbox_out(r: OutboxRow) -> s.OutboxRowOut:
 def rest_reply(recipient_id: str, m: BotMessage) -> list[dict[str, object]]:
     """One bot message in Rasa's REST channel shape: a text without buttons is split at its
     blank lines into one message each, as Rasa's channel does; with buttons it stays whole."""
+    rich = {k: v for k in ("image", "custom", "attachment") if (v := getattr(m, k)) is not None}
     if m.buttons:
         buttons = [{"title": b.title, "payload": b.payload} for b in m.buttons]
-        return [{"recipient_id": recipient_id, "text": m.text, "buttons": buttons}]
-    parts = [p.strip() for p in m.text.strip().split("\n\n") if p.strip()] or [m.text]
-    return [{"recipient_id": recipient_id, "text": part} for part in parts]
+        return [{"recipient_id": recipient_id, "text": m.text, "buttons": buttons, **rich}]
+    parts = [p.strip() for p in m.text.strip().split("\n\n") if p.strip()]
+    items: list[dict[str, object]] = [{"recipient_id": recipient_id, "text": p} for p in parts]
+    if rich:  # an image or payload goes with the last part, or alone when there is no text
+        items = items or [{"recipient_id": recipient_id}]
+        items[-1].update(rich)
+    return items or [{"recipient_id": recipient_id, "text": m.text}]

@@ -38,6 +38,9 @@ class ButtonOut(BaseModel):
 class BotMessageOut(BaseModel):
     text: str
     buttons: list[ButtonOut] | None = None
+    image: str | None = None
+    custom: Any = None
+    attachment: Any = None
 
 
 class IntentOut(BaseModel):
@@ -96,6 +99,9 @@ class TranscriptMessageOut(BaseModel):
     buttons: list[ButtonOut] | None = None
     agent: dict[str, Any] | None = None
     response: str | None = None  # a bot message's response name (`utter_...`)
+    image: str | None = None
+    custom: Any = None
+    attachment: Any = None
 
 
 class TurnSummaryOut(BaseModel):

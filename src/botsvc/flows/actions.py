@@ -54,6 +54,9 @@ class ActionResponse:
     buttons: tuple[Button, ...] = ()
     response: str | None = None
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    image: str | None = None
+    custom: Any = None  # `json_message=` / `custom`: passed to the channel as it is
+    attachment: Any = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,9 @@ def _response(raw: dict[str, Any]) -> ActionResponse:
         buttons=_buttons(raw.get("buttons")),
         response=raw.get("response") or raw.get("template") or None,
         kwargs=kwargs,
+        image=raw["image"] if isinstance(raw.get("image"), str) and raw["image"] else None,
+        custom=raw.get("custom") or raw.get("json_message") or None,
+        attachment=raw.get("attachment") or None,
     )
 
 

@@ -558,8 +558,10 @@ class FlowRun:
             message = self.render(r.response, r.kwargs) if r.response else None
             if message is not None and r.buttons:  # the action's own buttons, as Rasa sends them
                 message = replace(message, buttons=message.buttons + tuple(r.buttons))
-            if message is None and r.text:
-                message = BotMessage(text=r.text, buttons=r.buttons)
+            if message is None and (r.text or r.image or r.custom or r.attachment):
+                message = BotMessage(text=r.text or "", buttons=r.buttons)
+            if message is not None and (r.image or r.custom or r.attachment):
+                message = replace(message, image=r.image, custom=r.custom, attachment=r.attachment)
             if message is not None:
                 self.messages.append(message)
         self.messages.extend(said)

@@ -100,3 +100,13 @@ class Pause(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> list:
         dispatcher.utter_message(text="A colleague will take over.")
         return [ConversationPaused()]
+
+
+class ShowParcel(Action):
+    def name(self) -> str:
+        return "action_show_parcel"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> list:
+        dispatcher.utter_message(text="Here it is:", image="https://img.example/parcel.png")
+        dispatcher.utter_message(json_message={"type": "map", "lat": 52.37, "lon": 4.89})
+        return []
