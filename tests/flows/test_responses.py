@@ -71,3 +71,17 @@ def test_render_response_renders_a_project_response_like_the_engine() -> None:
     (message,) = render_response(spec, "utter_plan", slots={"plan": "pro"}, extra={"plan": "x"})
     assert message.text == "there is on x"
     assert render_response(spec, "utter_missing", slots={}) == ()
+
+
+def test_an_image_is_filled_like_the_text_and_a_custom_payload_is_passed_on() -> None:
+    spec = load_flows_from_str(
+        "slots:\n  order_id: {type: text}\n"
+        "responses:\n"
+        "  utter_parcel:\n"
+        '    - text: "Order {order_id}:"\n'
+        '      image: "https://img.example/{order_id}.png"\n'
+        "      custom: {type: map, lat: 52.37}\n"
+    )
+    (message,) = render_response(spec, "utter_parcel", slots={"order_id": "NW-1"})
+    assert (message.text, message.image) == ("Order NW-1:", "https://img.example/NW-1.png")
+    assert message.custom == {"type": "map", "lat": 52.37}

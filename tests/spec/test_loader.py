@@ -310,7 +310,7 @@ def test_bad_slot_and_response_definitions() -> None:
           utter_y: hello
         """
     )
-    assert errors_at(text) == [2, 3, 4, 7, 7, 8]  # line 7: unknown `txt`, missing `text`
+    assert errors_at(text) == [2, 3, 4, 7, 8]  # line 7: unknown `txt`
 
 
 def test_yaml_syntax_errors_and_duplicate_keys_have_lines() -> None:
@@ -435,3 +435,22 @@ def test_a_missing_folder_is_a_project_error(tmp_path: Path) -> None:
     with pytest.raises(ProjectError) as info:
         load_flow_spec(tmp_path / "flows")
     assert len(info.value.problems) == 1
+
+
+def test_a_response_may_show_an_image_or_a_custom_payload_and_needs_one_of_them() -> None:
+    spec = load_flows_from_str(
+        dedent(
+            """\
+            responses:
+              utter_parcel:
+                - text: "Here is your parcel, {name}:"
+                  image: "https://img.example/{name}.png"
+              utter_map:
+                - custom: {type: map, lat: 52.37}
+            """
+        )
+    )
+    (parcel,) = spec.responses["utter_parcel"]
+    assert parcel.image == "https://img.example/{name}.png"
+    assert spec.responses["utter_map"][0].custom == {"type": "map", "lat": 52.37}
+    assert errors_at("responses:\n  utter_empty:\n    - buttons: []\n") == [3]

@@ -102,7 +102,9 @@ def test_responses_come_from_the_domain_and_rasa_defaults_fill_the_gaps(
     assert ask.text == "How fast would you like it delivered?"
     assert [b.title for b in ask.buttons] == ["Standard", "Express"]
     assert len(responses["utter_order_status"]) == 2  # with its `condition` variant
-    assert responses["utter_express_card"] == ()  # only `custom`/`image`: nothing to show
+    card = responses["utter_express_card"][0]  # no text: an image and a custom payload
+    assert (card.text, card.image) == ("", "https://example.com/express.png")
+    assert card.custom == {"card": "express"}
     # the project's own wording of a Rasa default wins; a default it does not define is added
     assert responses["utter_flow_cancelled_rasa"][0].text == "No problem, I have stopped there."
     assert responses["utter_can_do_something_else"][0].text
@@ -211,7 +213,6 @@ def test_warnings_name_the_file_and_line(files: ProjectFiles) -> None:
 
     expected = {
         at("data/rules.yml", "- rule: only at the start"),
-        at("domain/delivery.yml", "custom:"),
     }
     assert expected <= {(p.file, p.line) for p in files.warnings}
     rules = next(p for p in files.warnings if p.file == "data/rules.yml")
@@ -220,12 +221,12 @@ def test_warnings_name_the_file_and_line(files: ProjectFiles) -> None:
 
 def test_rasa_keys_botsvc_does_not_use_are_never_errors(files: ProjectFiles) -> None:
     # the domain's intents, entities, forms, config, session_config and e2e_actions are read
-    # silently; the response keys botsvc cannot show are warned; slot validation and response
+    # silently; `custom` and `image` are shown, not warned; slot validation and response
     # conditions are run
     messages = " ".join(p.message for p in files.warnings)
     for key in ("intents", "entities", "forms", "session_config", "e2e_actions"):
         assert f"{key!r}" not in messages
-    assert "response key `custom`" in messages
+    assert "response key `custom`" not in messages and "`image`" not in messages
     assert "validation" not in messages and "`condition`" not in messages
     assert files.spec.slots["delivery_fee"].rejections
 

@@ -116,6 +116,9 @@ def render(
             Button(title=fill(b.title), payload=fill(b.payload)) for b in variant.buttons
         ),
         response=name,
+        image=fill(variant.image) if variant.image else None,
+        custom=variant.custom,
+        attachment=variant.attachment,
     )
 
 

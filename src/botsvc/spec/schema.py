@@ -17,11 +17,8 @@ STEP_KINDS = ("collect", "action", "set_slots", "link", "call", "handoff", "noop
 TOP_LEVEL_KEYS = ("version", "slots", "responses", "actions", "flows", "escalation")
 # Rasa response keys a BotMessage cannot carry: accepted with a warning
 IGNORED_RESPONSE_KEYS = (
-    "image",
-    "custom",
     "channel",
     "id",
-    "attachment",
     "button_type",
 )
 
@@ -70,8 +67,11 @@ class ButtonModel(Shape):
 
 
 class VariantModel(Shape):
-    text: str
+    text: str = ""  # may be left out when the variant shows an image or a custom payload
     buttons: list[ButtonModel] = []
+    image: str | None = None  # a URL, as Rasa's `image:`
+    custom: Any = None  # passed to the channel as it is, as Rasa's `custom:`
+    attachment: Any = None
     tone: Literal["neutral", "empathetic"] | None = None
     # Rasa's `- {type: slot, name, value}` list, checked item by item by spec/sections.py
     condition: Any = None

@@ -177,6 +177,13 @@ def _variant(
         conditions = _conditions(source, path + ("condition",), model.condition, problems)
     if conditions is None:
         return None
+    if not (model.text or model.image or model.custom is not None or model.attachment):
+        problems.append(
+            source.problem(
+                path, f"response {path[1]!r}: a variant needs `text`, `image` or `custom`"
+            )
+        )
+        return None
     template = _template_kind(source, path, model.metadata or {}, problems)
     buttons = tuple(Button(title=b.title, payload=b.payload) for b in model.buttons)
     variant = ResponseVariant(
@@ -188,6 +195,9 @@ def _variant(
         predicate=predicate,
         template=template,
         lang=lang,
+        image=model.image,
+        custom=model.custom,
+        attachment=model.attachment,
     )
     if template == "jinja":
         problems += _jinja_problems(source, path, variant)

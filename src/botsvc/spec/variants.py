@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
@@ -66,6 +66,9 @@ class ResponseVariant:
     conditions: tuple[SlotCondition, ...] = ()  # (): suits every slot value
     predicate: Condition | None = None  # Rasa Pro's `condition: slots.x is true` form
     template: TemplateKind = "format"
+    image: str | None = None  # a URL; placeholders are filled as in the text
+    custom: Any = field(default=None, compare=False)
+    attachment: Any = field(default=None, compare=False)
     lang: str | None = None  # ISO 639-1; None: suits every language
 
 
