@@ -11,11 +11,13 @@ import anyio
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from botsvc.api.deps import State
 from botsvc.api.errors import install_error_handlers
 from botsvc.api.metrics import Metrics
 from botsvc.api.routes import conversations, helpdesk, ops
+from botsvc.api.socketio_channel import mount_socketio, socketio_server
 from botsvc.config import Settings
 from botsvc.embedding import Embedder
 from botsvc.helpdesk.agents import AgentDesk
@@ -29,8 +31,9 @@ from botsvc.store import open_store
 __all__ = ["app_from_environment", "create_app"]
 
 
-def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
-    """The service. `embedder` may be passed in already loaded (tests share one model)."""
+def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIApp:
+    """The service: the FastAPI routes, with Rasa's socket.io channel at `/socket.io/` beside
+    them. `embedder` may be passed in already loaded (tests share one model)."""
     hours = BusinessHours.parse(settings.business_hours)
 
     @contextlib.asynccontextmanager
@@ -118,9 +121,10 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     app.include_router(conversations.router)
     app.include_router(helpdesk.router)
     app.include_router(ops.router)
-    return app
+    sio = socketio_server(settings, state=lambda: app.state.botsvc)
+    return mount_socketio(app, sio)
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> ASGIApp:
     """For `botsvc serve --workers N`: each worker process reads the BOTSVC_* settings."""
     return create_app(Settings())
