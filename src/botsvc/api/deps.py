@@ -65,12 +65,16 @@ def _check_token(request: Request, expected: str | None, what: str) -> None:
         raise ApiError(403, "forbidden", f"wrong {what} token")
 
 
-def require_api_key(request: Request, st: StateDep) -> None:
-    keys = st.settings.api_keys
+def is_api_key(given: str | None, keys: list[str]) -> bool:
+    """Whether ``given`` is one of the customer API keys (in constant time); any is, when
+    there are none."""
     if not keys:
-        return
-    given = _bearer(request)
-    if given is None or not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
+        return True
+    return given is not None and any(hmac.compare_digest(given.encode(), k.encode()) for k in keys)
+
+
+def require_api_key(request: Request, st: StateDep) -> None:
+    if not is_api_key(_bearer(request), st.settings.api_keys):
         raise ApiError(
             401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)"
         )

@@ -124,6 +124,11 @@ def outbox_out(r: OutboxRow) -> s.OutboxRowOut:
     )
 
 
+def text_parts(text: str) -> list[str]:
+    """A text as Rasa's channels send it: one message per paragraph (blank-line separated)."""
+    return [p.strip() for p in text.strip().split("\n\n") if p.strip()]
+
+
 def rest_reply(recipient_id: str, m: BotMessage) -> list[dict[str, object]]:
     """One bot message in Rasa's REST channel shape: a text without buttons is split at its
     blank lines into one message each, as Rasa's channel does; with buttons it stays whole."""
@@ -131,8 +136,9 @@ def rest_reply(recipient_id: str, m: BotMessage) -> list[dict[str, object]]:
     if m.buttons:
         buttons = [{"title": b.title, "payload": b.payload} for b in m.buttons]
         return [{"recipient_id": recipient_id, "text": m.text, "buttons": buttons, **rich}]
-    parts = [p.strip() for p in m.text.strip().split("\n\n") if p.strip()]
-    items: list[dict[str, object]] = [{"recipient_id": recipient_id, "text": p} for p in parts]
+    items: list[dict[str, object]] = [
+        {"recipient_id": recipient_id, "text": p} for p in text_parts(m.text)
+    ]
     if rich:  # an image or payload goes with the last part, or alone when there is no text
         items = items or [{"recipient_id": recipient_id}]
         items[-1].update(rich)

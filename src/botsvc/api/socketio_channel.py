@@ -9,7 +9,6 @@ its session id across page reloads continues its conversation. Bad payloads get 
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 from collections.abc import Callable
@@ -20,7 +19,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field, ValidationError
 from starlette.types import ASGIApp
 
-from botsvc.api.deps import State
+from botsvc.api.deps import State, is_api_key
+from botsvc.api.render import text_parts
 from botsvc.api.routes.conversations import post
 from botsvc.config import Settings
 from botsvc.domain import BotMessage
@@ -53,7 +53,7 @@ def bot_uttered(m: BotMessage) -> list[dict[str, object]]:
         ]
         out.append({"text": m.text, "quick_replies": replies})
     else:
-        out += [{"text": p.strip()} for p in m.text.strip().split("\n\n") if p.strip()]
+        out += [{"text": part} for part in text_parts(m.text)]
     if m.custom is not None:
         out.append(_custom_body(m.custom))
     if m.image is not None:
@@ -133,15 +133,11 @@ def mount_socketio(app: FastAPI, sio: socketio.AsyncServer) -> ASGIApp:
 
 
 def _is_allowed(keys: list[str], environ: dict[str, Any], auth: object) -> bool:
-    if not keys:
-        return True
     given: object = auth.get("token") if isinstance(auth, dict) else None
     header = str(environ.get("HTTP_AUTHORIZATION", ""))
     if given is None and header.lower().startswith("bearer "):
         given = header[7:].strip()
-    if not isinstance(given, str):
-        return False
-    return any(hmac.compare_digest(given.encode(), k.encode()) for k in keys)
+    return is_api_key(given if isinstance(given, str) else None, keys)
 
 
 def _explain(exc: ValidationError) -> str:

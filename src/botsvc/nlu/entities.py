@@ -139,8 +139,8 @@ class EntityExtractor:
         same word ("from [Berlin]" is an origin): small data teaches the CRF that cue unevenly."""
         if ent.role is not None or not self.role_cues:
             return ent
-        before = _WORD_BEFORE.search(text, 0, ent.start)
-        role = self.role_cues.get((ent.entity, before.group(1).lower())) if before else None
+        before = _word_before(text, ent.start)
+        role = self.role_cues.get((ent.entity, before)) if before else None
         return ent if role is None else replace(ent, role=role)
 
     def _normalise(self, ent: Entity) -> Entity:
@@ -152,7 +152,14 @@ class EntityExtractor:
 
 
 _WORD_BEFORE = re.compile(r"(\w+)\W*$")
+_BEFORE_WINDOW = 40  # characters looked back: the regex is quadratic in one long word
 _MIN_CUE_COUNT = 2
+
+
+def _word_before(text: str, start: int) -> str | None:
+    """The lower-cased word just before ``start`` ("from" in "from Berlin"), if any."""
+    found = _WORD_BEFORE.search(text, max(0, start - _BEFORE_WINDOW), start)
+    return found.group(1).lower() if found else None
 
 
 def _role_cues(data: TrainingData) -> dict[tuple[str, str], str]:
@@ -162,9 +169,9 @@ def _role_cues(data: TrainingData) -> dict[tuple[str, str], str]:
     roles: dict[tuple[str, str], Counter[str | None]] = defaultdict(Counter)
     for example in data.examples:
         for ent in example.entities:
-            before = _WORD_BEFORE.search(example.text, 0, ent.start)
+            before = _word_before(example.text, ent.start)
             if before:
-                roles[(ent.entity, before.group(1).lower())][ent.role] += 1
+                roles[(ent.entity, before)][ent.role] += 1
     cues: dict[tuple[str, str], str] = {}
     for key, counts in roles.items():
         named = [(role, n) for role, n in counts.items() if role is not None]
