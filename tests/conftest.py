@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,30 @@ def _postgres_or_skip() -> str:
             "BOTSVC_TEST_POSTGRES_URL must be set on CI: the store runs against PostgreSQL there"
         )
     pytest.skip("BOTSVC_TEST_POSTGRES_URL not set: PostgreSQL store tests skipped")
+
+
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for services run with their default search_path (several
+    replicas, a process killed mid-write); dropped afterwards."""
+    import asyncio
+
+    import asyncpg
+
+    base = _postgres_or_skip()
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin_url = base.replace("postgresql+asyncpg", "postgresql")
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        await conn.execute(sql)
+        await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 async def make_store(kind: str, tmp_path: Path) -> tuple[Store, str, str | None]:
@@ -137,8 +162,26 @@ async def app_client(settings: Settings, embedder: Embedder) -> AsyncIterator[ht
             yield c
 
 
+# conversation tokens, per client and conversation, as a widget keeps them
+_tokens: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def token_headers(client: httpx.AsyncClient, conv: str) -> dict[str, str]:
+    """The X-Conversation-Token header for a conversation this client started with `say`."""
+    token = _tokens.get(client, {}).get(conv)
+    return {"x-conversation-token": token} if token else {}
+
+
 async def say(client: httpx.AsyncClient, conv: str, text: str, **extra: object) -> dict[str, Any]:
-    """Posts a customer message and returns the turn response (which must be a 200)."""
-    r = await client.post(f"/v1/conversations/{conv}/messages", json={"text": text, **extra})
+    """Posts a customer message, as a widget does (keeping the conversation token the first
+    response gives), and returns the turn response (which must be a 200)."""
+    r = await client.post(
+        f"/v1/conversations/{conv}/messages",
+        json={"text": text, **extra},
+        headers=token_headers(client, conv),
+    )
     assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
+    body: dict[str, Any] = r.json()
+    if body.get("conversation_token"):
+        _tokens.setdefault(client, {})[conv] = body["conversation_token"]
+    return body

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PG_URL, REPO, free_port
+from tests.conftest import REPO, free_port, postgres_database
 from tests.receiver import Receiver
 
 
@@ -45,27 +45,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
         return
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("BOTSVC_TEST_POSTGRES_URL must be set on CI")
-        pytest.skip("BOTSVC_TEST_POSTGRES_URL not set: PostgreSQL crash test skipped")
-    import asyncio
-
-    import asyncpg
-
-    # a fresh database per run: the service runs with its default search_path
-
-    name = f"crash_{os.getpid()}_{int(time.time())}"
-    base = PG_URL.replace("postgresql+asyncpg", "postgresql")
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(base)
-        await conn.execute(sql)
-        await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with postgres_database("crash") as url:
+        yield url
 
 
 def test_sigkill_during_delivery_loses_nothing(

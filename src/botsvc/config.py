@@ -17,7 +17,12 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "normal"  # "full": also durable through power loss, slower
     handoff_webhook_url: str | None = None
     handoff_secret: SecretStr | None = None
-    api_keys: Annotated[list[str], NoDecode] = []
+    api_keys: Annotated[list[str], NoDecode] = []  # site keys: public, in pages; none: open
+    # back-end keys: any conversation without its token, customer ids taken as given
+    server_keys: Annotated[list[str], NoDecode] = []
+    # signs customer ids from pages (user_hash = HMAC-SHA256 hex); unset: ids from pages are claims
+    identity_secret: SecretStr | None = None
+    demo_page: bool = True  # GET / serves a page with the chat widget on the example bot
     # browser origins allowed to call the API (CORS), e.g. "https://shop.example,https://x.y"
     cors_origins: Annotated[list[str], NoDecode] = []
     helpdesk_token: SecretStr | None = None
@@ -39,7 +44,7 @@ class Settings(BaseSettings):
     queue_notice_after_s: float = 300.0
     business_hours: str = ""  # e.g. "Mon-Fri 08:00-20:00 Europe/Berlin"; empty: always open
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "server_keys", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, v: object) -> object:
         if isinstance(v, str):

@@ -10,7 +10,8 @@ BotError
  ├── DeliveryError
  │    ├── WebhookRejected    the receiver answered with a non-2xx status
  │    └── WebhookUnreachable connection refused, timeout, DNS
- └── ActionServerError       a custom action failed, timed out or answered garbage
+ ├── ActionServerError       a custom action failed, timed out or answered garbage
+ └── AccessDenied            no or a wrong conversation token for an existing conversation
 """
 
 from __future__ import annotations
@@ -79,3 +80,11 @@ class WebhookUnreachable(DeliveryError):
 
 class ActionServerError(BotError):
     pass
+
+
+class AccessDenied(BotError):
+    """The client may not enter this conversation: `missing` when it gave no token."""
+
+    def __init__(self, message: str, *, missing: bool) -> None:
+        self.missing = missing
+        super().__init__(message)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from botsvc.access import TRUSTED, Access, ConversationKeys
 from botsvc.domain import (
     BotMessage,
     Customer,
@@ -27,10 +28,10 @@ from botsvc.domain import (
     trace_as_json,
 )
 from botsvc.embedding import Embedder
-from botsvc.helpdesk.feed import MessageFeed
 from botsvc.helpdesk.handoffs import HandoffLinks, handoff_created
 from botsvc.helpdesk.hours import BusinessHours
 from botsvc.helpdesk.payloads import MessageCreated, TranscriptEntry, iso
+from botsvc.live import MessageFeed
 from botsvc.project import LiveProject
 from botsvc.store import (
     Conversation,
@@ -39,6 +40,7 @@ from botsvc.store import (
     MessageRecord,
     NewMessage,
     OutboxEvent,
+    Rating,
     Store,
     TurnRecord,
     TurnWrite,
@@ -80,6 +82,7 @@ class TurnResult:
     handoff: HandoffRef | None
     handed_off_now: bool = False  # this turn created the handoff
     trace: TurnTrace | None = None  # what the bot understood and decided (None: forwarded)
+    conversation_token: str | None = None  # given once, on the conversation's first turn
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,26 +102,36 @@ class ChatService:
         project: LiveProject,
         feed: MessageFeed,
         public_url: str,
+        keys: ConversationKeys | None = None,
         queue_notice_after_s: float = 300.0,
         hours: BusinessHours | None = None,
         on_outbox: Callable[[], None] = lambda: None,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.store, self.embedder, self.project, self.feed = store, embedder, project, feed
-        self.links = HandoffLinks(public_url)
+        self.links, self.keys = HandoffLinks(public_url), keys
         self.queue_notice_after_s, self.hours = queue_notice_after_s, hours
         self.on_outbox, self.now = on_outbox, now
 
-    async def post_message(self, conversation_id: str, msg: IncomingMessage) -> TurnResult:
+    async def post_message(
+        self, conversation_id: str, msg: IncomingMessage, access: Access = TRUSTED
+    ) -> TurnResult:
+        """One customer message. A conversation no turn was saved in yet is the caller's, who
+        gets its token; entering an older one needs that token (AccessDenied)."""
         customer = msg.customer or Customer(id=f"anonymous:{conversation_id}")
         async with leased(
             self.store, conversation_id, customer=customer, channel=msg.channel
         ) as lease:
-            if lease.conversation.status == "human":
+            conv = lease.conversation
+            is_new = conv.updated_at == conv.created_at  # no turn saved yet
+            if self.keys is not None and not is_new:
+                self.keys.check(conversation_id, access)
+            if conv.status == "human":
                 result = await self._forward(lease, msg)
             else:
                 result = await self._answer(lease, msg)
-        await self.feed.announce()
+        if is_new and self.keys is not None:
+            result = replace(result, conversation_token=self.keys.token(conversation_id))
         return result
 
     async def conversation(self, conversation_id: str) -> ConversationView:
@@ -129,6 +142,15 @@ class ChatService:
             messages=await self.store.messages(conversation_id),
             handoff=await self.store.get_handoff(conv.handoff_id) if conv.handoff_id else None,
             turns=await self.store.turns(conversation_id),
+        )
+
+    async def record_rating(
+        self, conversation_id: str, *, score: int, comment: str | None
+    ) -> Rating:
+        """The customer's CSAT rating, of the conversation's latest handoff when it had one;
+        NotFound for an unknown conversation."""
+        return await self.store.record_rating(
+            conversation_id, score=score, comment=comment, at=self.now()
         )
 
     async def record_feedback(
@@ -222,7 +244,7 @@ class ChatService:
                 now=self.now(),
             )
             outbox = (OutboxEvent(uuid.uuid4().hex, "handoff.created", conv.id, payload),)
-        await self.store.save_turn(
+        saved = await self.store.save_turn(
             TurnWrite(
                 conversation_id=conv.id,
                 lock_owner=lease.owner,
@@ -235,6 +257,7 @@ class ChatService:
                 outbox=outbox,
             )
         )
+        self.feed.publish(saved)
         if outbox:
             self.on_outbox()
         return TurnResult(
@@ -280,7 +303,7 @@ class ChatService:
             ),
             reply_url=self.links.reply_url(handoff.id),
         )
-        await self.store.save_turn(
+        saved = await self.store.save_turn(
             TurnWrite(
                 conversation_id=conv.id,
                 lock_owner=lease.owner,
@@ -298,6 +321,7 @@ class ChatService:
                 ),
             )
         )
+        self.feed.publish(saved)
         self.on_outbox()
         return TurnResult(
             conversation_id=conv.id,

@@ -22,7 +22,7 @@ import typer
 
 from botsvc.domain import Button, Customer, TurnTrace
 from botsvc.embedding import Embedder
-from botsvc.helpdesk.feed import MessageFeed
+from botsvc.live import MessageFeed
 from botsvc.project import LiveProject, load_project
 from botsvc.service import ChatService, IncomingMessage, TurnResult
 from botsvc.store import open_store

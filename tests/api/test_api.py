@@ -12,13 +12,16 @@ import pytest
 from botsvc.config import Settings
 from botsvc.embedding import Embedder
 from botsvc.helpdesk.delivery import verify
-from tests.conftest import app_client, say
+from botsvc.access import user_hash
+from tests.conftest import app_client, say, token_headers
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.anyio
 SECRET = "webhook-secret"
 HELPDESK = {"Authorization": "Bearer helpdesk-token"}
 ADMIN = {"Authorization": "Bearer admin-token"}
+SERVER = {"Authorization": "Bearer server-key"}  # a back end's key: any conversation
+IDENTITY_SECRET = "site-identity-secret"
 
 
 def settings_for(
@@ -34,6 +37,8 @@ def settings_for(
         action_endpoint=actions,
         public_url="http://botsvc.test",
         delivery_poll_s=0.2,
+        identity_secret=IDENTITY_SECRET,
+        server_keys=["server-key"],
         **kw,  # type: ignore[arg-type]
     )
 
@@ -82,7 +87,9 @@ async def test_the_conversation_shows_what_the_bot_did_on_each_turn(
 ) -> None:
     await say(client, "c-turns", "where is my order?")
     await say(client, "c-turns", "NW-482913")
-    body = (await client.get("/v1/conversations/c-turns")).json()
+    body = (
+        await client.get("/v1/conversations/c-turns", headers=token_headers(client, "c-turns"))
+    ).json()
     first, second = body["turns"]
     assert first["responses"] == ["utter_ask_order_id"]
     assert ("flow_started", "check_order_status") in [
@@ -101,17 +108,23 @@ async def test_was_this_helpful_is_recorded_on_the_turn_and_can_be_changed(
 ) -> None:
     turn = await say(client, "c-fb", "are returns free?")
     url = f"/v1/conversations/c-fb/turns/{turn['turn_id']}/feedback"
-    r = await client.post(url, json={"helpful": False, "comment": "I asked about shipping"})
+    mine = token_headers(client, "c-fb")
+    r = await client.post(
+        url, json={"helpful": False, "comment": "I asked about shipping"}, headers=mine
+    )
     assert r.status_code == 200 and r.json()["helpful"] is False
-    r = await client.post(url, json={"helpful": True})
+    r = await client.post(url, json={"helpful": True}, headers=mine)
     assert r.json() == {
         "conversation_id": "c-fb", "turn_id": turn["turn_id"], "helpful": True, "comment": None
     }  # fmt: skip
+    await say(client, "c-other", "hello")
     other = await client.post(
-        f"/v1/conversations/c-other/turns/{turn['turn_id']}/feedback", json={"helpful": True}
+        f"/v1/conversations/c-other/turns/{turn['turn_id']}/feedback",
+        json={"helpful": True},
+        headers=token_headers(client, "c-other"),
     )
     assert other.status_code == 404 and other.json()["error"]["code"] == "not_found"
-    bad = await client.post(url, json={"helpful": "maybe"})
+    bad = await client.post(url, json={"helpful": "maybe"}, headers=mine)
     assert bad.status_code == 422
 
 
@@ -134,13 +147,18 @@ async def test_asking_for_a_person_hands_off_at_once_with_full_context(
         "sms-u2",
         "is my parcel NW-482913 shipped?",
         channel="sms",
-        customer={"id": "u2", "name": "Jonas"},
+        customer={"id": "u2", "name": "Jonas", "user_hash": user_hash("u2", IDENTITY_SECRET)},
     )
     await say(
         client,
         "c-human",
         "hi there",
-        customer={"id": "u2", "name": "Jonas", "metadata": {"plan": "enterprise"}},
+        customer={
+            "id": "u2",
+            "name": "Jonas",
+            "metadata": {"plan": "enterprise"},
+            "user_hash": user_hash("u2", IDENTITY_SECRET),
+        },
     )
     r = await say(client, "c-human", "I want to talk to a person")
     assert r["handled_by"] == "human"
@@ -188,9 +206,11 @@ async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_bac
     assert fwd.json["message"]["text"] == "my order NW-482913 is late"
     assert fwd.json["handoff_id"] == handoff_id
 
-    seen = (await client.get("/v1/conversations/c-agent")).json()["messages"][-1]["seq"]
+    mine = token_headers(client, "c-agent")
+    conv = (await client.get("/v1/conversations/c-agent", headers=mine)).json()
+    seen = conv["messages"][-1]["seq"]
     waiting = asyncio.create_task(
-        client.get(f"/v1/conversations/c-agent/events?after={seen}&timeout=10")
+        client.get(f"/v1/conversations/c-agent/events?after={seen}&timeout=10", headers=mine)
     )
     reply = await client.post(
         f"/v1/handoffs/{handoff_id}/messages",
@@ -200,8 +220,10 @@ async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_bac
     assert reply.status_code == 200, reply.text
     events = (await waiting).json()
     assert [(m["role"], m["text"]) for m in events["messages"]] == [
-        ("agent", "Hi, I'm Mia. It ships tomorrow.")
+        ("system", "Mia has joined the conversation."),
+        ("agent", "Hi, I'm Mia. It ships tomorrow."),
     ]
+    assert events["messages"][0]["event"] == "agent_joined"
 
     done = await client.post(
         f"/v1/handoffs/{handoff_id}/resolve", headers=HELPDESK, json={"note": "shipping info given"}
@@ -211,9 +233,12 @@ async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_bac
     back = await say(client, "c-agent", "how long does shipping take?")
     assert back["handled_by"] == "kb"
 
-    conv = (await client.get("/v1/conversations/c-agent")).json()
+    conv = (await client.get("/v1/conversations/c-agent", headers=mine)).json()
     roles = [m["role"] for m in conv["messages"]]
     assert roles.count("agent") == 1 and conv["status"] == "bot"
+    back_with_bot = [m for m in conv["messages"] if m.get("event") == "resolved"]
+    assert [m["text"] for m in back_with_bot] == ["The conversation is back with the assistant."]
+    assert "shipping info given" not in str(conv["messages"])  # the note is the helpdesk's
     again = await client.post(
         f"/v1/handoffs/{handoff_id}/messages",
         headers=HELPDESK,
@@ -232,7 +257,7 @@ async def test_a_misspelt_field_is_refused_not_ignored(client: httpx.AsyncClient
         "/admin/outbox?status=lost", headers={"authorization": "Bearer admin-token"}
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
-    r = await client.get("/v1/conversations/c1")
+    r = await client.get("/v1/conversations/c1", headers=SERVER)
     assert r.status_code == 404  # the refused message stored nothing
 
 
@@ -248,9 +273,9 @@ async def test_bad_requests_get_clear_4xx_errors(client: httpx.AsyncClient) -> N
     assert "text" in r.json()["error"]["message"]
     r = await client.post("/v1/conversations/c1/messages", json={"text": ""})
     assert r.status_code == 422
-    r = await client.get("/v1/conversations/never-seen")
+    r = await client.get("/v1/conversations/never-seen", headers=SERVER)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    r = await client.get("/v1/conversations/never-seen/events?timeout=0")
+    r = await client.get("/v1/conversations/never-seen/events?timeout=0", headers=SERVER)
     assert r.status_code == 404
     r = await client.post("/v1/handoffs/ho_x/messages", json={"text": "x", "agent": {"id": "a"}})
     assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"

@@ -4,54 +4,24 @@ loopback, and python-socketio's own client over real polling and websocket trans
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import socketio
-import uvicorn
 
-from botsvc.api.app import create_app
 from botsvc.api.socketio_channel import bot_uttered
 from botsvc.config import Settings
 from botsvc.domain import BotMessage, Button
 from botsvc.embedding import Embedder
 from tests.api.test_api import settings_for
-from tests.conftest import free_port
 from tests.receiver import Receiver
+from tests.served import serve
 
 pytestmark = pytest.mark.anyio
 WAIT_S = 60.0  # a turn runs the real model; on a loaded machine it can take seconds
-
-
-@contextmanager
-def serve(settings: Settings, embedder: Embedder) -> Iterator[str]:
-    """The real app under uvicorn on a free loopback port, in a thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, embedder=embedder),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120  # start-up loads the project: model artefacts, KB
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture

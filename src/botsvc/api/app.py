@@ -13,17 +13,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
+from botsvc.access import ConversationKeys
 from botsvc.api.deps import State
 from botsvc.api.errors import install_error_handlers
 from botsvc.api.metrics import Metrics
-from botsvc.api.routes import conversations, helpdesk, ops
+from botsvc.api.routes import conversations, helpdesk, ops, widget
 from botsvc.api.socketio_channel import mount_socketio, socketio_server
 from botsvc.config import Settings
 from botsvc.embedding import Embedder
 from botsvc.helpdesk.agents import AgentDesk
 from botsvc.helpdesk.delivery import dispatcher_from_settings
-from botsvc.helpdesk.feed import MessageFeed
 from botsvc.helpdesk.hours import BusinessHours
+from botsvc.live import MessageFeed
 from botsvc.project import LiveProject, load_project
 from botsvc.service import ChatService
 from botsvc.store import open_store
@@ -68,6 +69,9 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
             )
             on_outbox = dispatcher.notify if dispatcher else (lambda: None)
             feed = MessageFeed(store)
+            keys = ConversationKeys(await store.secret("conversation_tokens"))
+            listener = store.listen(feed.changed)  # other replicas' messages, pushed
+            await listener.start()
             app.state.botsvc = State(
                 settings=settings,
                 store=store,
@@ -78,6 +82,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                     embedder=enc,
                     project=live,
                     feed=feed,
+                    keys=keys,
                     public_url=settings.public_url,
                     queue_notice_after_s=settings.queue_notice_after_s,
                     hours=hours,
@@ -85,6 +90,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                 ),
                 agents=AgentDesk(store=store, feed=feed, on_outbox=on_outbox),
                 feed=feed,
+                keys=keys,
                 dispatcher=dispatcher,
                 http=http,
                 metrics=Metrics(),
@@ -101,6 +107,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                await listener.stop()
                 await enc.aclose()
         finally:
             await http.aclose()
@@ -115,12 +122,13 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["authorization", "content-type", "x-api-key"],
+            allow_headers=["authorization", "content-type", "x-api-key", "x-conversation-token"],
             max_age=600,
         )
     app.include_router(conversations.router)
     app.include_router(helpdesk.router)
     app.include_router(ops.router)
+    app.include_router(widget.router(demo_page=settings.demo_page))
     sio = socketio_server(settings, state=lambda: app.state.botsvc)
     return mount_socketio(app, sio)
 

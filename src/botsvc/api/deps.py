@@ -1,4 +1,5 @@
-"""What routes depend on: the state the lifespan built, and the three kinds of credentials."""
+"""What routes depend on: the state the lifespan built, and the credentials: site and server API
+keys, conversation tokens, helpdesk and admin tokens."""
 
 from __future__ import annotations
 
@@ -9,18 +10,19 @@ from typing import Annotated
 import httpx
 from fastapi import Depends, Request
 
+from botsvc.access import Access, ConversationKeys
 from botsvc.api.errors import ApiError
 from botsvc.api.metrics import Metrics
 from botsvc.config import Settings
 from botsvc.embedding import Embedder
 from botsvc.helpdesk.agents import AgentDesk
 from botsvc.helpdesk.delivery import Dispatcher
-from botsvc.helpdesk.feed import MessageFeed
+from botsvc.live import MessageFeed
 from botsvc.project import LiveProject
 from botsvc.service import ChatService
 from botsvc.store import Store
 
-__all__ = ["Admin", "ApiKey", "Helpdesk", "State", "StateDep"]
+__all__ = ["Admin", "ApiKey", "Helpdesk", "State", "StateDep", "access"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +36,7 @@ class State:
     service: ChatService
     agents: AgentDesk
     feed: MessageFeed
+    keys: ConversationKeys
     dispatcher: Dispatcher | None
     http: httpx.AsyncClient
     metrics: Metrics
@@ -50,7 +53,8 @@ def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.headers.get("x-api-key")
+    # `?key=` for EventSource, which cannot set headers
+    return request.headers.get("x-api-key") or request.query_params.get("key")
 
 
 def _check_token(request: Request, expected: str | None, what: str) -> None:
@@ -73,8 +77,23 @@ def is_api_key(given: str | None, keys: list[str]) -> bool:
     return given is not None and any(hmac.compare_digest(given.encode(), k.encode()) for k in keys)
 
 
+def _is_server_key(given: str | None, st: State) -> bool:
+    keys = st.settings.server_keys
+    return bool(keys) and is_api_key(given, keys)
+
+
+def access(request: Request, st: State) -> Access:
+    """The conversation token the client gave (header, or `?token=` for EventSource), and
+    whether it holds a server key."""
+    token = request.headers.get("x-conversation-token") or request.query_params.get("token")
+    return Access(token=token or None, trusted=_is_server_key(_bearer(request), st))
+
+
 def require_api_key(request: Request, st: StateDep) -> None:
-    if not is_api_key(_bearer(request), st.settings.api_keys):
+    given = _bearer(request)
+    if _is_server_key(given, st):
+        return
+    if not is_api_key(given, st.settings.api_keys):
         raise ApiError(
             401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)"
         )

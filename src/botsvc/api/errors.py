@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from botsvc.errors import BotError, Conflict, NotFound, ProjectError
+from botsvc.errors import AccessDenied, BotError, Conflict, NotFound, ProjectError
 
 log = logging.getLogger("botsvc.api")
 
@@ -58,6 +58,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(AccessDenied)
+    async def access_denied(_: Request, exc: AccessDenied) -> JSONResponse:
+        if exc.missing:
+            return error_response(401, "conversation_token_required", str(exc))
+        return error_response(403, "conversation_token_invalid", str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -41,6 +41,7 @@ def turn_out(r: TurnResult) -> s.TurnOut:
             reason=r.handoff.reason,
             priority=r.handoff.priority,
         ),
+        conversation_token=r.conversation_token,
     )
 
 
@@ -54,6 +55,7 @@ def message_out(m: MessageRecord) -> s.TranscriptMessageOut:
         at=iso(m.created_at),
         buttons=[s.ButtonOut(**b) for b in buttons] if buttons else None,
         agent=m.data.get("agent"),
+        event=m.data.get("event"),
         response=m.data.get("response"),
         image=m.data.get("image"),
         custom=m.data.get("custom"),

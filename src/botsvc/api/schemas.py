@@ -18,6 +18,8 @@ class Strict(BaseModel):
 
 class CustomerIn(Strict):
     id: str = Field(min_length=1, max_length=200)
+    # the site's HMAC-SHA256 (hex) of `id` with its identity secret: only then is `id` trusted
+    user_hash: str | None = Field(default=None, max_length=128)
     name: str | None = None
     email: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -76,11 +78,25 @@ class TurnOut(BaseModel):
     flow: FlowOut | None
     sources: list[SourceOut]
     handoff: HandoffOut | None
+    # on the first response of a conversation only: send it as X-Conversation-Token from then on
+    conversation_token: str | None = None
 
 
 class FeedbackIn(BaseModel):
     helpful: bool
     comment: str | None = Field(default=None, max_length=1000)
+
+
+class RatingIn(Strict):
+    score: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class RatingOut(BaseModel):
+    conversation_id: str
+    handoff_id: str | None
+    score: int
+    comment: str | None
 
 
 class FeedbackOut(BaseModel):
@@ -98,6 +114,7 @@ class TranscriptMessageOut(BaseModel):
     at: str
     buttons: list[ButtonOut] | None = None
     agent: dict[str, Any] | None = None
+    event: str | None = None  # a system message's: "agent_joined", "resolved"
     response: str | None = None  # a bot message's response name (`utter_...`)
     image: str | None = None
     custom: Any = None
@@ -172,7 +189,7 @@ class ResolveIn(Strict):
 
 
 class RestIn(BaseModel):
-    sender: str = Field(min_length=1, max_length=200)
+    sender: str = Field(min_length=1, max_length=150)
     message: str = Field(min_length=1, max_length=5000)
     metadata: dict[str, Any] = Field(default_factory=dict)
     input_channel: str | None = Field(default=None, max_length=50)

@@ -24,7 +24,7 @@ from botsvc.convtests.stubs import StubbedActions
 from botsvc.domain import Customer, DialogueState
 from botsvc.embedding import Embedder
 from botsvc.errors import ProjectError
-from botsvc.helpdesk.feed import MessageFeed
+from botsvc.live import MessageFeed
 from botsvc.project import LiveProject, load_project
 from botsvc.service import ChatService, IncomingMessage, TurnResult
 from botsvc.store import Store, TurnWrite, open_store

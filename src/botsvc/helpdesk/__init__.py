@@ -3,7 +3,6 @@
 agents.py     agent replies and resolve (the bot takes the conversation back)
 handoffs.py   the `handoff.created` payload: transcript, summary, the customer's other conversations
 payloads.py   the webhook bodies and their JSON Schema (the published contract)
-feed.py       the customer's long-poll: wakes when this process writes a message
 delivery.py   the outbox dispatcher: signed webhooks, at least once, with backoff
 hours.py      business hours
 """

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 from botsvc.errors import Conflict
-from botsvc.helpdesk.feed import MessageFeed
 from botsvc.helpdesk.payloads import ConversationResolved, iso
+from botsvc.live import MessageFeed
 from botsvc.store import Handoff, MessageRecord, NewMessage, OutboxEvent, Store, TurnWrite
 from botsvc.store.lease import leased
 
@@ -31,8 +31,18 @@ class AgentDesk:
         self.store, self.feed, self.on_outbox, self.now = store, feed, on_outbox, now
 
     async def reply(self, handoff_id: str, *, text: str, agent: dict[str, Any]) -> MessageRecord:
-        """Stores an agent's message for the customer. Conflict once the handoff is resolved."""
+        """Stores an agent's message for the customer; the handoff's first reply is preceded by
+        "<name> has joined the conversation." Conflict once the handoff is resolved."""
         handoff = await self._open_handoff(handoff_id, "the bot has the conversation")
+        said: tuple[NewMessage, ...] = (NewMessage("agent", text, {"agent": agent}),)
+        if handoff.agent_replied_at is None:
+            name = agent.get("name") or "An agent"
+            joined = NewMessage(
+                "system",
+                f"{name} has joined the conversation.",
+                {"event": "agent_joined", "agent": agent},
+            )
+            said = (joined, *said)
         async with leased(self.store, handoff.conversation_id) as lease:
             conv = lease.conversation
             saved = await self.store.save_turn(
@@ -40,7 +50,7 @@ class AgentDesk:
                     conversation_id=conv.id,
                     lock_owner=lease.owner,
                     turn=None,
-                    messages=(NewMessage("agent", text, {"agent": agent}),),
+                    messages=said,
                     state=conv.state,
                     status=conv.status,
                     handoff_id=conv.handoff_id,
@@ -49,8 +59,8 @@ class AgentDesk:
                     ),
                 )
             )
-        await self.feed.announce()
-        return saved[0]
+        self.feed.publish(saved)
+        return saved[-1]
 
     async def resolve(self, handoff_id: str, *, note: str | None) -> Handoff:
         """Closes the handoff and gives the conversation back to the bot, its flows cleared."""
@@ -66,18 +76,13 @@ class AgentDesk:
                 note=note,
                 resolved_at=iso(resolved.resolved_at or self.now()),
             )
-            await self.store.save_turn(
+            # the note is the helpdesk's own: it goes in the webhook, never to the customer
+            saved = await self.store.save_turn(
                 TurnWrite(
                     conversation_id=conv.id,
                     lock_owner=lease.owner,
                     turn=None,
-                    messages=(
-                        NewMessage(
-                            "system",
-                            BACK_WITH_BOT_TEXT + (f" Note: {note}" if note else ""),
-                            {"event": "resolved"},
-                        ),
-                    ),
+                    messages=(NewMessage("system", BACK_WITH_BOT_TEXT, {"event": "resolved"}),),
                     state=state,
                     status="bot",
                     handoff_id=None,
@@ -92,8 +97,8 @@ class AgentDesk:
                     ),
                 )
             )
+        self.feed.publish(saved)
         self.on_outbox()
-        await self.feed.announce()
         return resolved
 
     async def _open_handoff(self, handoff_id: str, when_closed: str) -> Handoff:

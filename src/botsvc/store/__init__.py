@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -55,6 +56,17 @@ class Feedback:
     turn_id: str
     conversation_id: str
     helpful: bool
+    comment: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rating:
+    """The customer's CSAT rating of a conversation, 1 (bad) to 5 (great)."""
+
+    conversation_id: str
+    handoff_id: str | None
+    score: int
     comment: str | None
     created_at: float
 
@@ -121,6 +133,14 @@ class TurnWrite:
     outbox: tuple[OutboxEvent, ...] = ()
 
 
+class Listener(Protocol):
+    """What `Store.listen` returns: started and stopped with the service."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Store(Protocol):
     """Conversation state and outbox. Every method is one transaction unless it says otherwise."""
 
@@ -167,6 +187,29 @@ class Store(Protocol):
         ...
 
     async def feedback(self, conversation_id: str) -> list[Feedback]: ...
+
+    async def record_rating(
+        self, conversation_id: str, *, score: int, comment: str | None, at: float
+    ) -> Rating:
+        """Rates the conversation's latest handoff, or the conversation when it had none; a
+        later rating of the same handoff replaces the earlier. NotFound if unknown."""
+        ...
+
+    async def ratings(self, conversation_id: str) -> list[Rating]: ...
+
+    async def last_seq(self, conversation_id: str) -> int:
+        """The newest message's seq in the conversation; 0 when it has none."""
+        ...
+
+    async def secret(self, name: str) -> str:
+        """A random secret made once per store under `name`, the same for every replica."""
+        ...
+
+    def listen(self, on_change: Callable[[str], None]) -> Listener:
+        """Calls `on_change(conversation_id)` when another process stores messages in that
+        conversation, and `on_change("")` after a gap in which some may have been missed. One
+        process per store (SQLite): nothing to hear."""
+        ...
 
     async def customer_conversations(
         self, customer_id: str, *, exclude: str, limit: int = 10
@@ -216,6 +259,8 @@ __all__ = [
     "OutboxEvent",
     "OutboxRow",
     "OutboxStatus",
+    "Rating",
+    "Listener",
     "Store",
     "TurnRecord",
     "TurnWrite",

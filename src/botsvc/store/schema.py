@@ -71,6 +71,28 @@ feedback = Table(
     Index("ix_feedback_created", "created_at"),
 )
 
+# CSAT: the customer's 1-5 rating of a conversation, once a person has helped (or any time).
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
+    Column("handoff_id", String(64)),  # the handoff rated, when there was one
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("created_at", Float, nullable=False),
+    Index("ix_ratings_conversation", "conversation_id"),
+    Index("ix_ratings_created", "created_at"),
+)
+
+# Keys the service makes for itself once, shared by every replica on this store.
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
 handoffs = Table(
     "handoffs",
     metadata,

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets as random_secrets
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,12 +37,15 @@ from botsvc.store import (
     Feedback,
     Handoff,
     HandoffStatus,
+    Listener,
     MessageRecord,
     OutboxRow,
     OutboxStatus,
+    Rating,
     TurnRecord,
     TurnWrite,
 )
+from botsvc.store.notify import CHANNEL, NoListener, PgListener
 from botsvc.store.schema import (
     conversations,
     feedback,
@@ -48,6 +53,8 @@ from botsvc.store.schema import (
     messages,
     metadata,
     outbox,
+    ratings,
+    secrets,
     turns,
 )
 
@@ -74,6 +81,7 @@ class SqlStore:
                 f"unsupported database {url!r}: use sqlite+aiosqlite or postgresql+asyncpg"
             )
         self._engine: AsyncEngine | None = None
+        self.origin = uuid.uuid4().hex[:12]  # names this process in its change notices
         # SQLite allows one writer; when two connections contend, its busy handler sleeps in
         # steps of milliseconds. Queueing this process's transactions here instead keeps
         # concurrent turns from waiting on those sleeps (other processes still use busy_timeout).
@@ -277,6 +285,11 @@ class SqlStore:
                         created_at=now,
                     )
                 )
+            if saved and not self.is_sqlite:
+                # delivered to the other replicas' listeners when this transaction commits
+                await conn.execute(
+                    select(func.pg_notify(CHANNEL, f"{self.origin} {write.conversation_id}"))
+                )
         return saved
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
@@ -442,6 +455,75 @@ class SqlStore:
             )
             for r in rows
         ]
+
+    async def record_rating(
+        self, conversation_id: str, *, score: int, comment: str | None, at: float
+    ) -> Rating:
+        async with self._tx() as conn:
+            known = await conn.scalar(
+                select(conversations.c.id).where(conversations.c.id == conversation_id)
+            )
+            if known is None:
+                raise NotFound(f"conversation {conversation_id!r} not found")
+            handoff_id = await conn.scalar(
+                select(handoffs.c.id)
+                .where(handoffs.c.conversation_id == conversation_id)
+                .order_by(handoffs.c.created_at.desc())
+                .limit(1)
+            )
+            rating = Rating(
+                conversation_id=conversation_id,
+                handoff_id=handoff_id,
+                score=score,
+                comment=comment,
+                created_at=at,
+            )
+            same = ratings.c.conversation_id == conversation_id
+            await conn.execute(
+                delete(ratings).where(
+                    same,
+                    ratings.c.handoff_id == handoff_id
+                    if handoff_id is not None
+                    else ratings.c.handoff_id.is_(None),
+                )
+            )
+            await conn.execute(insert(ratings).values(**dataclasses.asdict(rating)))
+        return rating
+
+    async def ratings(self, conversation_id: str) -> list[Rating]:
+        query = (
+            select(*(ratings.c[f.name] for f in dataclasses.fields(Rating)))
+            .where(ratings.c.conversation_id == conversation_id)
+            .order_by(ratings.c.id)
+        )
+        async with self._tx() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [Rating(**r) for r in rows]
+
+    async def last_seq(self, conversation_id: str) -> int:
+        async with self._tx() as conn:
+            seq = await conn.scalar(
+                select(func.max(messages.c.seq)).where(
+                    messages.c.conversation_id == conversation_id
+                )
+            )
+        return int(seq or 0)
+
+    async def secret(self, name: str) -> str:
+        async with self._tx() as conn:
+            await conn.execute(
+                self._insert(secrets)
+                .values(name=name, value=random_secrets.token_urlsafe(32))
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            value = await conn.scalar(select(secrets.c.value).where(secrets.c.name == name))
+        return str(value)
+
+    def listen(self, on_change: Callable[[str], None]) -> Listener:
+        if self.is_sqlite:
+            return NoListener()
+        dsn = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return PgListener(dsn, origin=self.origin, on_change=on_change)
 
     async def update_handoff(self, handoff: Handoff) -> None:
         values = _handoff_values(handoff)

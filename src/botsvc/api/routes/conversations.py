@@ -1,5 +1,9 @@
-"""Customer-facing routes: messages, the conversation, its long-poll, NLU and KB look-ups, and
-Rasa's REST channel (existing Rasa chat widgets work unchanged)."""
+"""Customer-facing routes: messages, the conversation, its live events (long-poll and Server-Sent
+Events), feedback and ratings, NLU and KB look-ups, and Rasa's REST channel (existing Rasa chat
+widgets work unchanged).
+
+Every route on an existing conversation needs its conversation token (or a server key); see
+botsvc/access.py."""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
-from botsvc.api import render
+from botsvc.access import RASA_PREFIX, TRUSTED, Access, vouched_customer
+from botsvc.api import render, sse
 from botsvc.api import schemas as s
-from botsvc.api.deps import ApiKey, State, StateDep
+from botsvc.api.deps import ApiKey, State, StateDep, access
+from botsvc.api.errors import ApiError
 from botsvc.domain import Customer
 from botsvc.nlu.parser import parse_response
 from botsvc.service import IncomingMessage, TurnResult
@@ -29,22 +36,40 @@ async def post(
     customer: Customer | None,
     channel: str,
     metadata: dict[str, Any],
+    access: Access = TRUSTED,
 ) -> TurnResult:
     started = time.perf_counter()
     result = await st.service.post_message(
         conversation_id,
         IncomingMessage(text=text, customer=customer, channel=channel, metadata=metadata),
+        access,
     )
     st.metrics.count_turn(result, time.perf_counter() - started)
     return result
 
 
 @router.post("/v1/conversations/{conversation_id}/messages")
-async def post_message(conversation_id: str, body: s.MessageIn, st: StateDep) -> s.TurnOut:
+async def post_message(
+    conversation_id: str, body: s.MessageIn, request: Request, st: StateDep
+) -> s.TurnOut:
+    if conversation_id.startswith(RASA_PREFIX):
+        raise ApiError(
+            422,
+            "invalid_conversation_id",
+            f"ids starting with {RASA_PREFIX!r} belong to Rasa's channels",
+        )
+    who = access(request, st)
     c = body.customer
-    customer = (
-        None if c is None else Customer(id=c.id, name=c.name, email=c.email, metadata=c.metadata)
-    )
+    customer = None
+    if c is not None:
+        secret = st.settings.identity_secret
+        customer = vouched_customer(
+            Customer(id=c.id, name=c.name, email=c.email, metadata=c.metadata),
+            conversation_id=conversation_id,
+            given_hash=c.user_hash,
+            identity_secret=secret.get_secret_value() if secret else None,
+            trusted=who.trusted,
+        )
     result = await post(
         st,
         conversation_id,
@@ -52,21 +77,26 @@ async def post_message(conversation_id: str, body: s.MessageIn, st: StateDep) ->
         customer=customer,
         channel=body.channel,
         metadata=body.metadata,
+        access=who,
     )
     return render.turn_out(result)
 
 
 @router.get("/v1/conversations/{conversation_id}")
-async def get_conversation(conversation_id: str, st: StateDep) -> s.ConversationOut:
+async def get_conversation(
+    conversation_id: str, request: Request, st: StateDep
+) -> s.ConversationOut:
+    st.keys.check(conversation_id, access(request, st))
     view = await st.service.conversation(conversation_id)
     return render.conversation_out(view.conversation, view.messages, view.handoff, view.turns)
 
 
 @router.post("/v1/conversations/{conversation_id}/turns/{turn_id}/feedback")
 async def post_feedback(
-    conversation_id: str, turn_id: str, body: s.FeedbackIn, st: StateDep
+    conversation_id: str, turn_id: str, body: s.FeedbackIn, request: Request, st: StateDep
 ) -> s.FeedbackOut:
     """'Was this helpful?' on a turn's answer; asking again replaces the earlier answer."""
+    st.keys.check(conversation_id, access(request, st))
     fb = await st.service.record_feedback(
         conversation_id, turn_id, helpful=body.helpful, comment=body.comment
     )
@@ -78,17 +108,57 @@ async def post_feedback(
     )
 
 
+@router.post("/v1/conversations/{conversation_id}/rating")
+async def post_rating(
+    conversation_id: str, body: s.RatingIn, request: Request, st: StateDep
+) -> s.RatingOut:
+    """CSAT: the customer rates the conversation (its latest handoff), 1 to 5; rating the same
+    handoff again replaces the earlier rating."""
+    st.keys.check(conversation_id, access(request, st))
+    r = await st.service.record_rating(conversation_id, score=body.score, comment=body.comment)
+    return s.RatingOut(
+        conversation_id=r.conversation_id, handoff_id=r.handoff_id, score=r.score, comment=r.comment
+    )
+
+
 @router.get("/v1/conversations/{conversation_id}/events")
 async def events(
     conversation_id: str,
+    request: Request,
     st: StateDep,
     after: Annotated[int, Query(ge=0)] = 0,
     timeout: Annotated[float, Query(ge=0, le=60)] = 25.0,
 ) -> s.EventsOut:
+    """A long-poll: the messages after `after`, as soon as there are any."""
+    st.keys.check(conversation_id, access(request, st))
     found = await st.feed.wait(conversation_id, after=after, timeout_s=timeout)
     return s.EventsOut(
         messages=[render.message_out(m) for m in found],
         next_after=found[-1].seq if found else after,
+    )
+
+
+@router.get(
+    "/v1/conversations/{conversation_id}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream(
+    conversation_id: str,
+    request: Request,
+    st: StateDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+) -> StreamingResponse:
+    """Server-Sent Events: every message stored in the conversation after `after` (or the
+    `Last-Event-ID` a reconnecting EventSource sends), as `event: message`, `id: <seq>`."""
+    st.keys.check(conversation_id, access(request, st))
+    await st.store.get_conversation(conversation_id)  # NotFound before the stream starts
+    last_id = request.headers.get("last-event-id", "")
+    start = int(last_id) if last_id.isdigit() else after
+    return StreamingResponse(
+        sse.message_events(st.feed, conversation_id, after=start),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )
 
 
@@ -105,6 +175,7 @@ async def kb_search(body: s.KbSearchIn, st: StateDep) -> s.KbSearchOut:
 
 @router.post(
     "/webhooks/rest/webhook",
+    response_model=list[dict[str, Any]],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -112,19 +183,27 @@ async def kb_search(body: s.KbSearchIn, st: StateDep) -> s.KbSearchOut:
         }
     },
 )
-async def rest_webhook(request: Request, st: StateDep) -> list[dict[str, Any]]:
-    """Rasa's REST channel: `sender` is the conversation id. The body is read as JSON whatever
-    its content type, as Rasa does: Rasa's chat widget posts it as text/plain."""
+async def rest_webhook(
+    request: Request, st: StateDep, stream: bool = False
+) -> Any:
+    """Rasa's REST channel: the client's `sender` is its conversation (conversation id
+    `rasa:<sender>`). The body is read as JSON whatever its content type, as Rasa does: Rasa's
+    chat widget posts it as text/plain. With `?stream=true` the reply is one JSON message per
+    line, as Rasa streams it."""
     body = _rest_body(await request.body())
     result = await post(
         st,
-        body.sender,
+        RASA_PREFIX + body.sender,
         body.message,
         customer=None,
         channel=body.input_channel or "rest",
         metadata=body.metadata,
     )
-    return [item for m in result.messages for item in render.rest_reply(body.sender, m)]
+    replies = [item for m in result.messages for item in render.rest_reply(body.sender, m)]
+    if stream:
+        lines = (json.dumps(r) + "\n" for r in replies)
+        return StreamingResponse(lines, media_type="text/event-stream")
+    return replies
 
 
 def _rest_body(raw: bytes) -> s.RestIn:
