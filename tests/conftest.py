@@ -62,6 +62,7 @@ def postgres_database(prefix: str) -> Iterator[str]:
     """A fresh PostgreSQL database for services run with their default search_path (several
     replicas, a process killed mid-write); dropped afterwards."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import asyncpg
 
@@ -74,11 +75,15 @@ def postgres_database(prefix: str) -> Iterator[str]:
         await conn.execute(sql)
         await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    def run(sql: str) -> None:  # in a thread of its own: callers may be inside an event loop
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, admin(sql)).result()
+
+    run(f'CREATE DATABASE "{name}"')
     try:
         yield base.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        asyncio.run(admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        run(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def make_store(kind: str, tmp_path: Path) -> tuple[Store, str, str | None]:

@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import REPO, free_port, postgres_database
 from tests.receiver import Receiver
 
+SERVER = {"Authorization": "Bearer server-key"}
+
 
 def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
@@ -63,6 +65,7 @@ def test_sigkill_during_delivery_loses_nothing(
         "BOTSVC_WEBHOOK_TIMEOUT_S": "60",
         "BOTSVC_DELIVERY_BACKOFF_BASE_S": "0.2",
         "HF_HUB_OFFLINE": "1",
+        "BOTSVC_SERVER_KEYS": "server-key",  # a back end's client: no conversation tokens
     }
     base = f"http://127.0.0.1:{port}"
     receiver.delay_s = 60.0  # the helpdesk hangs: the delivery stays in flight
@@ -71,14 +74,20 @@ def test_sigkill_during_delivery_loses_nothing(
         accepted = []
         for text in ["hello", "where is my order NW-482913", "I want to talk to a person"]:
             r = httpx.post(
-                f"{base}/v1/conversations/crash-1/messages", json={"text": text}, timeout=30
+                f"{base}/v1/conversations/crash-1/messages",
+                json={"text": text},
+                headers=SERVER,
+                timeout=30,
             )
             assert r.status_code == 200
             accepted.append(text)
         handoff_id = r.json()["handoff"]["id"]
         [first] = receiver.wait_for(1, event="handoff.created")
         r = httpx.post(
-            f"{base}/v1/conversations/crash-1/messages", json={"text": "are you there?"}, timeout=30
+            f"{base}/v1/conversations/crash-1/messages",
+            json={"text": "are you there?"},
+            headers=SERVER,
+            timeout=30,
         )
         assert r.status_code == 200
         accepted.append("are you there?")
@@ -94,7 +103,7 @@ def test_sigkill_during_delivery_loses_nothing(
         assert again[-1].json["handoff"]["id"] == handoff_id
         [msg] = receiver.wait_for(1, event="message.created", timeout_s=30)
         assert msg.json["message"]["text"] == "are you there?"
-        conv = httpx.get(f"{base}/v1/conversations/crash-1", timeout=10).json()
+        conv = httpx.get(f"{base}/v1/conversations/crash-1", headers=SERVER, timeout=10).json()
         said = [m["text"] for m in conv["messages"] if m["role"] == "customer"]
         assert said == accepted
     finally:

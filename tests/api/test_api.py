@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from botsvc.access import user_hash
 from botsvc.config import Settings
 from botsvc.embedding import Embedder
 from botsvc.helpdesk.delivery import verify
-from botsvc.access import user_hash
 from tests.conftest import app_client, say, token_headers
 from tests.receiver import Receiver
 

@@ -3,6 +3,7 @@ another origin (CORS), and replies split as Rasa splits them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -92,3 +93,17 @@ async def test_a_knowledge_answer_and_its_link_arrive_as_two_messages(
     texts = [m["text"] for m in r.json()]
     assert len(texts) == 2 and "Delete account" in texts[0]
     assert texts[1].startswith("Read more: https://help.northwind.example/")
+
+
+async def test_stream_true_sends_one_json_message_per_line_as_rasa_does(
+    client: httpx.AsyncClient,
+) -> None:
+    body = b'{"sender": "w-%d", "message": "how can I delete my account permanently?"}'
+    plain = (await client.post("/webhooks/rest/webhook", content=body % 5)).json()
+    r = await client.post("/webhooks/rest/webhook?stream=true", content=body % 6)
+    assert r.status_code == 200
+    lines = r.text.splitlines()
+    streamed = [json.loads(line) for line in lines]
+    assert len(streamed) == len(plain) == 2  # the same messages, a line each
+    assert [m["text"] for m in streamed] == [m["text"] for m in plain]
+    assert {m["recipient_id"] for m in streamed} == {"w-6"}

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import socketio
 
@@ -16,7 +17,7 @@ from botsvc.api.socketio_channel import bot_uttered
 from botsvc.config import Settings
 from botsvc.domain import BotMessage, Button
 from botsvc.embedding import Embedder
-from tests.api.test_api import settings_for
+from tests.api.test_api import HELPDESK, settings_for
 from tests.receiver import Receiver
 from tests.served import serve
 
@@ -217,3 +218,28 @@ def test_rich_messages_take_the_shapes_rasa_sends_over_socketio() -> None:
     assert bot_uttered(BotMessage(text="", custom={"data": {"type": "carousel"}})) == [
         {"type": "carousel"}
     ]
+
+
+async def test_an_agents_reply_and_the_hand_back_are_pushed_to_the_socket(
+    connect: Any, server_url: str
+) -> None:
+    w = await connect(["websocket"])
+    await w.client.emit("session_request", {"session_id": "widget-handoff-1"})
+    await w.wait("session_confirm")
+    await w.say("widget-handoff-1", "I want to speak to a human")
+    async with httpx.AsyncClient(base_url=server_url, headers=HELPDESK, timeout=30) as desk:
+        [handoff] = (await desk.get("/v1/handoffs?status=open")).json()
+        before = len(w.events["bot_uttered"])
+        r = await desk.post(
+            f"/v1/handoffs/{handoff['id']}/messages",
+            json={"text": "Hi, I'm Kim. Looking now.", "agent": {"id": "a1", "name": "Kim"}},
+        )
+        assert r.status_code == 200
+        pushed = await w.wait("bot_uttered", before + 2)  # nothing asked: it was pushed
+        assert [m["text"] for m in pushed[before:]] == [
+            "Kim has joined the conversation.",
+            "Hi, I'm Kim. Looking now.",
+        ]
+        await desk.post(f"/v1/handoffs/{handoff['id']}/resolve", json={"note": "internal"})
+        back = await w.wait("bot_uttered", before + 3)
+        assert back[-1] == {"text": "The conversation is back with the assistant."}
