@@ -183,9 +183,7 @@ async def kb_search(body: s.KbSearchIn, st: StateDep) -> s.KbSearchOut:
         }
     },
 )
-async def rest_webhook(
-    request: Request, st: StateDep, stream: bool = False
-) -> Any:
+async def rest_webhook(request: Request, st: StateDep, stream: bool = False) -> Any:
     """Rasa's REST channel: the client's `sender` is its conversation (conversation id
     `rasa:<sender>`). The body is read as JSON whatever its content type, as Rasa does: Rasa's
     chat widget posts it as text/plain. With `?stream=true` the reply is one JSON message per
