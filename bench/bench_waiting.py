@@ -34,7 +34,9 @@ async def turn_latencies(client: httpx.AsyncClient, n: int, prefix: str) -> list
     out = []
     for i in range(n):
         started = time.perf_counter()
-        r = await client.post(f"/v1/conversations/{prefix}-{i}/messages", json={"text": "hello there"})
+        r = await client.post(
+            f"/v1/conversations/{prefix}-{i}/messages", json={"text": "hello there"}
+        )
         assert r.status_code == 200, r.text
         out.append((time.perf_counter() - started) * 1000)
     return out
