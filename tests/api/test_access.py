@@ -153,3 +153,10 @@ async def test_csat_rates_the_handoff_and_a_second_rating_replaces_the_first(
     assert [(x.score, x.comment, x.handoff_id) for x in stored] == [
         (5, "Kim was great", handoff_id)
     ]
+
+
+async def test_a_helpdesk_token_in_the_url_is_not_taken(client: httpx.AsyncClient) -> None:
+    # `?key=` is for EventSource's site key only; agents' tokens never ride in URLs
+    r = await client.get("/v1/handoffs?key=helpdesk-token")
+    assert r.status_code == 401
+    assert (await client.get("/v1/handoffs", headers=HELPDESK)).status_code == 200

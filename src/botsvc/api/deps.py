@@ -53,8 +53,13 @@ def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    # `?key=` for EventSource, which cannot set headers
-    return request.headers.get("x-api-key") or request.query_params.get("key")
+    return request.headers.get("x-api-key")
+
+
+def _api_key(request: Request) -> str | None:
+    # customer API keys may also come as `?key=`, for EventSource, which cannot set headers;
+    # helpdesk and admin tokens never ride in URLs
+    return _bearer(request) or request.query_params.get("key")
 
 
 def _check_token(request: Request, expected: str | None, what: str) -> None:
@@ -86,11 +91,11 @@ def access(request: Request, st: State) -> Access:
     """The conversation token the client gave (header, or `?token=` for EventSource), and
     whether it holds a server key."""
     token = request.headers.get("x-conversation-token") or request.query_params.get("token")
-    return Access(token=token or None, trusted=_is_server_key(_bearer(request), st))
+    return Access(token=token or None, trusted=_is_server_key(_api_key(request), st))
 
 
 def require_api_key(request: Request, st: StateDep) -> None:
-    given = _bearer(request)
+    given = _api_key(request)
     if _is_server_key(given, st):
         return
     if not is_api_key(given, st.settings.api_keys):
