@@ -157,6 +157,6 @@ async def test_csat_rates_the_handoff_and_a_second_rating_replaces_the_first(
 
 async def test_a_helpdesk_token_in_the_url_is_not_taken(client: httpx.AsyncClient) -> None:
     # `?key=` is for EventSource's site key only; agents' tokens never ride in URLs
-    r = await client.get("/v1/handoffs?key=helpdesk-token")
-    assert r.status_code == 401
+    r = await client.get("/v1/handoffs?key=helpdesk-token", headers={"Authorization": ""})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
     assert (await client.get("/v1/handoffs", headers=HELPDESK)).status_code == 200
