@@ -8,17 +8,24 @@ ACTIONS_PORT ?= 5055
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install prepare run test lint check validate bench clean
+.PHONY: install install-test prepare run test lint check validate bench clean
 
+# Serving needs the package and the example's action server; the tests add their tools.
+# torch is the local CPU wheel (any other torch spec pulls gigabytes of CUDA); it only exports
+# the encoder to ONNX at `botsvc train`, serving never imports it.
 $(BIN)/botsvc: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# the local CPU wheel; any other torch spec pulls gigabytes of CUDA
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[actions]'
+	touch $@
+
+$(VENV)/.test-deps: $(BIN)/botsvc
+	$(BIN)/pip install --quiet -e '.[actions,test]'
 	touch $@
 
 install: $(BIN)/botsvc
+install-test: $(VENV)/.test-deps
 
 # Train the intent model and build kb_index/ when missing or stale (both are incremental).
 prepare: install
@@ -35,11 +42,11 @@ run: prepare
 	  $(BIN)/botsvc serve --host $(HOST) --port $(PORT)
 
 # The whole suite, with its line and branch coverage of src/botsvc printed at the end.
-test: prepare
+test: install-test prepare
 	$(BIN)/python -m pytest -q --cov=botsvc --cov-report=term:skip-covered
 
 # The lint gate: ruff's rules and formatting, and mypy strict over src/.
-lint: install
+lint: install-test
 	$(BIN)/ruff check src tests bench actions
 	$(BIN)/ruff format --check src tests bench actions
 	$(BIN)/mypy src

@@ -206,7 +206,7 @@ def _hybrid(report: KbReport) -> LegScores:
 
 
 def bench_covidfaq(args: argparse.Namespace) -> None:
-    embedder = Embedder(threads=args.threads)
+    embedder = Embedder(threads=args.threads, backend=args.encoder)
     embedder.load()
     total, splits, rows = _covid_splits()
     with tempfile.TemporaryDirectory() as tmp:
@@ -591,6 +591,7 @@ def main() -> int:
     sub = parser.add_subparsers(dest="part", required=True)
     p = sub.add_parser("covidfaq")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--encoder", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"])
     p = sub.add_parser("example")
     p.add_argument("--threads", type=int, default=1)
     p = sub.add_parser("scale")

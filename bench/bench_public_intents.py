@@ -148,8 +148,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=Path("../shared/data/intents"))
     ap.add_argument("--only", default="")
+    ap.add_argument("--encoder", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"])
     args = ap.parse_args()
-    emb = CachedEmbedder(Embedder())
+    emb = CachedEmbedder(Embedder(backend=args.encoder))
     rng = np.random.default_rng(0)
     results = []
     if args.only in ("", "banking77"):

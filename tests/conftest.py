@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The real sentence-transformers model, loaded once per test session."""
-    e = Embedder()
+    """The real model on the default backend (ONNX int8, exported into the repo's models/ the
+    first time), loaded once per test session."""
+    e = Embedder(cache_dir=REPO / "models" / "encoder")
     e.load()
     return e
 

@@ -45,11 +45,10 @@ def _settings(project: Path, **overrides: object):  # type: ignore[no-untyped-de
 
 
 def _embedder(project: Path):  # type: ignore[no-untyped-def]
-    from botsvc.embedding import Embedder
+    from botsvc.embedding import embedder_for
 
-    settings = _settings(project)
-    e = Embedder(settings.model, threads=max(1, os.cpu_count() or 1))
-    e.load()
+    e = embedder_for(_settings(project), threads=max(1, os.cpu_count() or 1))
+    e.load()  # exports the ONNX encoder into models/encoder/ the first time
     return e
 
 

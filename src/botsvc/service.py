@@ -83,6 +83,8 @@ class TurnResult:
     handed_off_now: bool = False  # this turn created the handoff
     trace: TurnTrace | None = None  # what the bot understood and decided (None: forwarded)
     conversation_token: str | None = None  # given once, on the conversation's first turn
+    # where the time went, by stage (lock, encode, nlu, decide, save, total): Server-Timing
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,9 +121,11 @@ class ChatService:
         """One customer message. A conversation no turn was saved in yet is the caller's, who
         gets its token; entering an older one needs that token (AccessDenied)."""
         customer = msg.customer or Customer(id=f"anonymous:{conversation_id}")
+        started = time.perf_counter()
         async with leased(
             self.store, conversation_id, customer=customer, channel=msg.channel
         ) as lease:
+            locked = time.perf_counter()
             conv = lease.conversation
             is_new = conv.updated_at == conv.created_at  # no turn saved yet
             if self.keys is not None and not is_new:
@@ -130,9 +134,10 @@ class ChatService:
                 result = await self._forward(lease, msg)
             else:
                 result = await self._answer(lease, msg)
-        if is_new and self.keys is not None:
-            result = replace(result, conversation_token=self.keys.token(conversation_id))
-        return result
+        timings = {"lock": _ms(started, locked), **result.timings_ms}
+        timings["total"] = _ms(started, time.perf_counter())
+        token = self.keys.token(conversation_id) if is_new and self.keys is not None else None
+        return replace(result, conversation_token=token, timings_ms=timings)
 
     async def conversation(self, conversation_id: str) -> ConversationView:
         """The conversation, its transcript and its open handoff; NotFound if unknown."""
@@ -191,16 +196,14 @@ class ChatService:
         )
         outcome = await project.pipeline.run(nlu, vector, conv.state, ctx)
         done = time.perf_counter()
+        stages = Timings(
+            encode=_ms(started, encoded),
+            nlu=_ms(encoded, parsed),
+            decide=_ms(parsed, done),
+            total=_ms(started, done),
+        )
         trace = replace(
-            outcome.trace,
-            nlu=_nlu_trace(nlu),
-            flow_position=outcome.flow,
-            timings_ms=Timings(
-                encode=_ms(started, encoded),
-                nlu=_ms(encoded, parsed),
-                decide=_ms(parsed, done),
-                total=_ms(started, done),
-            ),
+            outcome.trace, nlu=_nlu_trace(nlu), flow_position=outcome.flow, timings_ms=stages
         )
         turn = TurnRecord(
             id=uuid.uuid4().hex,
@@ -244,6 +247,7 @@ class ChatService:
                 now=self.now(),
             )
             outbox = (OutboxEvent(uuid.uuid4().hex, "handoff.created", conv.id, payload),)
+        saving = time.perf_counter()
         saved = await self.store.save_turn(
             TurnWrite(
                 conversation_id=conv.id,
@@ -257,6 +261,7 @@ class ChatService:
                 outbox=outbox,
             )
         )
+        saved_at = time.perf_counter()
         self.feed.publish(saved)
         if outbox:
             self.on_outbox()
@@ -271,6 +276,12 @@ class ChatService:
             handoff=HandoffRef.of(handoff) if handoff else None,
             handed_off_now=handoff is not None,
             trace=trace,
+            timings_ms={
+                "encode": stages.encode,
+                "nlu": stages.nlu,
+                "decide": stages.decide,
+                "save": _ms(saving, saved_at),
+            },
         )
 
     async def _forward(self, lease: Lease, msg: IncomingMessage) -> TurnResult:

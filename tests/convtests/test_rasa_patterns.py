@@ -61,12 +61,12 @@ def test_a_case_that_expects_the_wrong_option_names_what_the_bot_did(
         "  - test_case: the reply picks the other option\n"
         "    steps:\n"
         "      - user: add\n"
-        "      - user: the first one\n"
+        "      - user: add a card\n"
         "        assertions:\n"
         "          - flow_started: add_contact\n"
     )
     code = main(["test", str(case), "--project", str(project), "--action-endpoint", actions.url])
     out = capsys.readouterr().out
     assert code == 1
-    assert "'add_card'" in out  # "the first one" picked the first option offered: add a card
+    assert "'add_card'" in out  # the reply named the other option offered
     assert out.strip().splitlines()[-1] == "0 passed, 1 failed"

@@ -20,7 +20,7 @@ from botsvc.api.metrics import Metrics
 from botsvc.api.routes import conversations, helpdesk, ops, widget
 from botsvc.api.socketio_channel import mount_socketio, socketio_server
 from botsvc.config import Settings
-from botsvc.embedding import Embedder
+from botsvc.embedding import Embedder, embedder_for
 from botsvc.helpdesk.agents import AgentDesk
 from botsvc.helpdesk.delivery import dispatcher_from_settings
 from botsvc.helpdesk.hours import BusinessHours
@@ -39,9 +39,9 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        enc = embedder or Embedder(settings.model, threads=settings.encoder_threads)
-        if embedder is None:
-            await anyio.to_thread.run_sync(enc.load)
+        enc = embedder or embedder_for(settings)
+        if embedder is None:  # the export is `botsvc train`'s: serving never imports torch
+            await anyio.to_thread.run_sync(lambda: enc.load(export=False))
         store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         await store.open()
         http = httpx.AsyncClient(follow_redirects=False)

@@ -6,6 +6,7 @@ HTTP status codes exist only here and in deps.py's auth checks (`ApiError`).
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from botsvc.errors import AccessDenied, BotError, Conflict, NotFound, ProjectError
+from botsvc.errors import AccessDenied, BotError, Busy, Conflict, NotFound, Overloaded, ProjectError
 
 log = logging.getLogger("botsvc.api")
 
@@ -31,6 +32,12 @@ class ApiError(BotError):
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message, **extra}
     return JSONResponse({"error": body}, status_code=status)
+
+
+def _retry_later(status: int, code: str, message: str, after_s: float) -> JSONResponse:
+    response = error_response(status, code, message)
+    response.headers["Retry-After"] = str(max(1, math.ceil(after_s)))
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -72,6 +79,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def conflict(_: Request, exc: Conflict) -> JSONResponse:
         return error_response(409, "conflict", str(exc))
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+        return _retry_later(503, "overloaded", str(exc), exc.retry_after_s)
+
+    @app.exception_handler(Busy)
+    async def busy(_: Request, exc: Busy) -> JSONResponse:
+        # held by another message, or by a replica that died: its lease runs out by then
+        return _retry_later(503, "conversation_busy", str(exc), exc.retry_after_s)
 
     @app.exception_handler(ProjectError)
     async def project_error(_: Request, exc: ProjectError) -> JSONResponse:

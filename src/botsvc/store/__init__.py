@@ -11,6 +11,9 @@ from typing import Any, Literal, Protocol
 
 from botsvc.domain import Customer, DialogueState, Priority, Role
 
+# how long one message may hold its conversation: a turn's actions time out well before
+LEASE_S = 30.0
+
 ConversationStatus = Literal["bot", "human"]
 HandoffStatus = Literal["open", "resolved"]
 OutboxStatus = Literal["pending", "in_flight", "retry", "delivered", "dead"]
@@ -156,13 +159,13 @@ class Store(Protocol):
         owner: str,
         customer: Customer | None,
         channel: str,
-        lease_s: float = 30.0,
-        wait_s: float = 10.0,
+        lease_s: float = LEASE_S,
+        wait_s: float = LEASE_S + 1,
     ) -> Conversation:
         """Takes the conversation's lease for `owner` (creating the conversation when `customer`
-        is given), waiting up to `wait_s`. Raises Conflict if still busy, NotFound if unknown and
-        no customer was given. One message per conversation is processed at a time across replicas.
-        """
+        is given), waiting up to `wait_s`: by default past the lease of a replica that died
+        holding it. Raises Busy if still held, NotFound if unknown and no customer was given.
+        One message per conversation is processed at a time across replicas."""
 
     async def unlock_conversation(self, conversation_id: str, *, owner: str) -> None: ...
 
@@ -250,6 +253,7 @@ def open_store(url: str, *, schema: str | None = None, sqlite_synchronous: str =
 
 
 __all__ = [
+    "LEASE_S",
     "Conversation",
     "ConversationStatus",
     "Handoff",

@@ -31,8 +31,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from botsvc.domain import Customer, DialogueState
-from botsvc.errors import ConfigError, Conflict, NotFound, StoreError
+from botsvc.errors import Busy, ConfigError, Conflict, NotFound, StoreError
 from botsvc.store import (
+    LEASE_S,
     Conversation,
     Feedback,
     Handoff,
@@ -149,51 +150,77 @@ class SqlStore:
         owner: str,
         customer: Customer | None,
         channel: str,
-        lease_s: float = 30.0,
-        wait_s: float = 10.0,
+        lease_s: float = LEASE_S,
+        wait_s: float = LEASE_S + 1,
     ) -> Conversation:
         deadline = time.monotonic() + wait_s
         delay = _LOCK_POLL_S
         while True:
             now = time.time()
             async with self._tx() as conn:
-                if customer is not None:
-                    await conn.execute(
-                        self._insert(conversations)
-                        .values(
-                            id=conversation_id,
-                            customer_id=customer.id,
-                            customer=_customer_json(customer),
-                            channel=channel,
-                            status="bot",
-                            state=DialogueState().model_dump(mode="json"),
-                            created_at=now,
-                            updated_at=now,
-                        )
-                        .on_conflict_do_nothing(index_elements=["id"])
-                    )
-                taken = await conn.execute(
-                    update(conversations)
-                    .where(conversations.c.id == conversation_id)
-                    .where(
-                        or_(conversations.c.lock_until.is_(None), conversations.c.lock_until < now)
-                    )
-                    .values(lock_owner=owner, lock_until=now + lease_s)
-                    .returning(*conversations.c)
+                row = await self._take_lease(
+                    conn, conversation_id, owner, customer, channel, now, lease_s
                 )
-                row = taken.mappings().first()
                 if row is not None:
                     return _conversation(row)
-                if customer is None:
-                    found = await conn.execute(
-                        select(conversations.c.id).where(conversations.c.id == conversation_id)
+                held = (
+                    await conn.execute(
+                        select(conversations.c.lock_until).where(
+                            conversations.c.id == conversation_id
+                        )
                     )
-                    if found.first() is None:
-                        raise NotFound(f"conversation {conversation_id!r} not found")
+                ).first()
+            if held is None:
+                raise NotFound(f"conversation {conversation_id!r} not found")
             if time.monotonic() >= deadline:
-                raise Conflict(f"conversation {conversation_id!r} is busy with another message")
+                raise Busy(
+                    f"conversation {conversation_id!r} is busy with another message",
+                    retry_after_s=max(1.0, float(held[0] or now) - now),
+                )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+    async def _take_lease(
+        self,
+        conn: AsyncConnection,
+        conversation_id: str,
+        owner: str,
+        customer: Customer | None,
+        channel: str,
+        now: float,
+        lease_s: float,
+    ) -> Any:
+        """One statement: the conversation with its lease taken (created if new and `customer`
+        is given), or None while another owner's lease runs."""
+        free = or_(conversations.c.lock_until.is_(None), conversations.c.lock_until < now)
+        if customer is None:
+            stmt: Any = (
+                update(conversations)
+                .where(conversations.c.id == conversation_id, free)
+                .values(lock_owner=owner, lock_until=now + lease_s)
+            )
+        else:
+            stmt = self._insert(conversations).values(
+                id=conversation_id,
+                customer_id=customer.id,
+                customer=_customer_json(customer),
+                channel=channel,
+                status="bot",
+                state=DialogueState().model_dump(mode="json"),
+                created_at=now,
+                updated_at=now,
+                lock_owner=owner,
+                lock_until=now + lease_s,
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["id"],
+                set_={
+                    "lock_owner": stmt.excluded.lock_owner,
+                    "lock_until": stmt.excluded.lock_until,
+                },
+                where=free,
+            )
+        return (await conn.execute(stmt.returning(*conversations.c))).mappings().first()
 
     async def unlock_conversation(self, conversation_id: str, *, owner: str) -> None:
         async with self._tx() as conn:
@@ -244,46 +271,58 @@ class SqlStore:
                 await conn.execute(
                     update(handoffs).where(handoffs.c.id == values.pop("id")).values(**values)
                 )
-            saved: list[MessageRecord] = []
             turn_id = write.turn.id if write.turn else None
-            for m in write.messages:
-                seq = (
+            rows = [
+                {
+                    "conversation_id": write.conversation_id,
+                    "turn_id": turn_id,
+                    "role": m.role,
+                    "text": m.text,
+                    "data": m.data,
+                    "created_at": now,
+                }
+                for m in write.messages
+            ]
+            seqs = (
+                (
                     await conn.execute(
-                        insert(messages)
-                        .values(
-                            conversation_id=write.conversation_id,
-                            turn_id=turn_id,
-                            role=m.role,
-                            text=m.text,
-                            data=m.data,
-                            created_at=now,
-                        )
-                        .returning(messages.c.seq)
-                    )
-                ).scalar_one()
-                saved.append(
-                    MessageRecord(
-                        seq=seq,
-                        conversation_id=write.conversation_id,
-                        turn_id=turn_id,
-                        role=m.role,
-                        text=m.text,
-                        data=m.data,
-                        created_at=now,
+                        insert(messages).returning(messages.c.seq, sort_by_parameter_order=True),
+                        rows,
                     )
                 )
-            for ev in write.outbox:
+                .scalars()
+                .all()
+                if rows
+                else []
+            )
+            saved = [
+                MessageRecord(
+                    seq=seq,
+                    conversation_id=write.conversation_id,
+                    turn_id=turn_id,
+                    role=m.role,
+                    text=m.text,
+                    data=m.data,
+                    created_at=now,
+                )
+                for seq, m in zip(seqs, write.messages, strict=True)
+            ]
+            if write.outbox:
                 await conn.execute(
-                    insert(outbox).values(
-                        id=ev.id,
-                        event=ev.event,
-                        conversation_id=ev.conversation_id,
-                        payload=ev.payload,
-                        status="pending",
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
+                    insert(outbox),
+                    [
+                        {
+                            "id": ev.id,
+                            "event": ev.event,
+                            "conversation_id": ev.conversation_id,
+                            "payload": ev.payload,
+                            "status": "pending",
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                        }
+                        for ev in write.outbox
+                    ],
                 )
             if saved and not self.is_sqlite:
                 # delivered to the other replicas' listeners when this transaction commits

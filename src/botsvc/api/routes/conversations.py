@@ -11,7 +11,7 @@ import json
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
@@ -26,6 +26,11 @@ from botsvc.nlu.parser import parse_response
 from botsvc.service import IncomingMessage, TurnResult
 
 router = APIRouter(dependencies=[ApiKey])
+
+
+def server_timing(timings_ms: dict[str, float]) -> str:
+    """The turn's stages as a Server-Timing header (browsers' dev tools and load tools read it)."""
+    return ", ".join(f"{name};dur={ms}" for name, ms in timings_ms.items())
 
 
 async def post(
@@ -50,7 +55,7 @@ async def post(
 
 @router.post("/v1/conversations/{conversation_id}/messages")
 async def post_message(
-    conversation_id: str, body: s.MessageIn, request: Request, st: StateDep
+    conversation_id: str, body: s.MessageIn, request: Request, response: Response, st: StateDep
 ) -> s.TurnOut:
     if conversation_id.startswith(RASA_PREFIX):
         raise ApiError(
@@ -79,6 +84,7 @@ async def post_message(
         metadata=body.metadata,
         access=who,
     )
+    response.headers["Server-Timing"] = server_timing(result.timings_ms)
     return render.turn_out(result)
 
 
