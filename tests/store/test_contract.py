@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from botsvc.domain import Customer, DialogueState, FlowFrame
-from botsvc.errors import Conflict, NotFound
+from botsvc.errors import Busy, Conflict, NotFound
 from botsvc.store import Feedback, Handoff, NewMessage, OutboxEvent, Store, TurnRecord, TurnWrite
 
 pytestmark = pytest.mark.anyio
@@ -75,9 +75,10 @@ async def test_unknown_conversation_is_not_found(store: Store) -> None:
 
 
 async def test_a_conversation_is_processed_by_one_owner_at_a_time(store: Store) -> None:
-    await store.lock_conversation("c1", owner="w1", customer=ALICE, channel="web")
-    with pytest.raises(Conflict):
+    await store.lock_conversation("c1", owner="w1", customer=ALICE, channel="web", lease_s=20)
+    with pytest.raises(Busy) as busy:
         await store.lock_conversation("c1", owner="w2", customer=ALICE, channel="web", wait_s=0.2)
+    assert 15 < busy.value.retry_after_s <= 20  # when the holder's lease runs out at the latest
     second = asyncio.create_task(
         store.lock_conversation("c1", owner="w2", customer=ALICE, channel="web", wait_s=5)
     )
@@ -89,9 +90,9 @@ async def test_a_conversation_is_processed_by_one_owner_at_a_time(store: Store) 
 
 
 async def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_save(store: Store) -> None:
-    await store.lock_conversation("c1", owner="dead", customer=ALICE, channel="web", lease_s=0.05)
-    await asyncio.sleep(0.1)
-    await store.lock_conversation("c1", owner="alive", customer=ALICE, channel="web", wait_s=1)
+    await store.lock_conversation("c1", owner="dead", customer=ALICE, channel="web", lease_s=0.5)
+    # the next message waits the dead owner's lease out rather than failing
+    await store.lock_conversation("c1", owner="alive", customer=ALICE, channel="web", wait_s=2)
     with pytest.raises(Conflict):
         await store.save_turn(_turn_write("c1", "dead"))
     assert await store.messages("c1") == []  # nothing of the lost turn was written
