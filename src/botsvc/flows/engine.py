@@ -185,7 +185,11 @@ class FlowEngine:
         by_intent = self._by_intent(run, described) if intent.name != FALLBACK_INTENT else None
         if by_intent is not None or described is None or described.candidates:
             return by_intent
-        flows = [self.spec.flows[f] for f in described.confident if f in self.spec.flows]
+        flows = [
+            self.spec.flows[f]
+            for f in described.confident
+            if f in self.spec.flows and not self._contradicted(run, self.spec.flows[f])
+        ]
         best = self.spec.flows.get(described.flow_id)
         if not flows and described.leading and best is not None and self._fills_a_slot(run, best):
             flows = [best]
@@ -212,6 +216,18 @@ class FlowEngine:
             from_entity(self.spec.slots[s.slot], run.nlu, synonyms=self._synonyms) is not None
             for s in flow.steps.values()
             if isinstance(s, CollectStep) and s.slot in self.spec.slots
+        )
+
+    def _contradicted(self, run: FlowRun, flow: Flow) -> bool:
+        """A flow the classifier knows (it has an nlu_trigger) is not started by its description
+        when the classifier names another flow's intent: one sentence of description is weaker
+        evidence than the examples it was trained on ("change my subscription" reads close to
+        "change the email address" and is the plan's intent)."""
+        intent = run.nlu.intent.name
+        if not flow.triggers or intent == FALLBACK_INTENT:
+            return False
+        return all(t.intent != intent for t in flow.triggers) and any(
+            f.id != flow.id for f in self.spec.flows_triggered_by(intent)
         )
 
     def _by_intent(self, run: FlowRun, described: FlowMatch | None) -> Flow | None:

@@ -25,12 +25,13 @@ What the dev queries can show decides what is learnt:
 
 The weights are chosen on the grid (w, FAQ title weight) by MRR at depth 10, with a guard:
 the hybrid must be at least as good as the better single leg (dense alone, w=1, with its best
-FAQ title weight; lexical alone, w=0) in both P@1 and MRR; the legs themselves are on the grid,
-so when lexical only hurts, w goes to 1. Among choices within half a query's worth of MRR of
-the best, the one nearest to `DEFAULT_WEIGHTS` wins: smaller differences are noise, not
-evidence. Below `MIN_DEV_QUERIES` the KB says too little and `DEFAULT_WEIGHTS` stay.
-bench/results/kb.md compares the weights learnt this way with those chosen on labelled user
-queries.
+FAQ title weight; lexical alone, w=0) in both P@1 and MRR, give or take one query's worth of P@1
+and half a query's of MRR (a small KB's dev set flips one query on a rounding of the encoder);
+the legs themselves are on the grid, so when lexical clearly hurts, w goes to 1. Among choices
+within half a query's worth of MRR of the best, the one nearest to `DEFAULT_WEIGHTS` wins:
+smaller differences are noise, not evidence. Below `MIN_DEV_QUERIES` the KB says too little
+and `DEFAULT_WEIGHTS` stay. bench/results/kb.md compares the weights learnt this way with those
+chosen on labelled user queries.
 
 The answer threshold is set from two kinds of probe scored against the new index:
 
@@ -217,11 +218,15 @@ def learn_fusion(
     dense = max((k for k in grid if k.dense == 1.0), key=lambda k: _order(grid[k]))
     lexical = max((k for k in grid if k.dense == 0.0), key=lambda k: _order(grid[k]))
     leg = max(grid[dense], grid[lexical], key=_order)
+    # one query's worth: a smaller difference is not evidence (scores are rounded to 1e-4)
+    noise = 1.0 / len(queries)
     feasible = [
-        k for k, s in grid.items() if s.p_at_1 >= leg.p_at_1 - 1e-9 and s.mrr >= leg.mrr - 1e-9
+        k
+        for k, s in grid.items()
+        if s.p_at_1 >= leg.p_at_1 - noise - 1e-4 and s.mrr >= leg.mrr - noise / 2 - 1e-4
     ]
     best = max(grid[k].mrr for k in feasible)
-    near = [k for k in feasible if grid[k].mrr >= best - 0.5 / len(queries)]
+    near = [k for k in feasible if grid[k].mrr >= best - noise / 2 - 1e-4]
     chosen = min(near, key=lambda k: (_distance(k, default), -grid[k].p_at_1))
     return dataclasses.replace(
         keep,

@@ -16,6 +16,9 @@ the out-of-scope messages, the held-out examples the in-scope ones. From these r
    held-out messages the classifier got right, never below 0.25 nor 7.5 times chance (see
    decision_threshold), so that the decision does not grow more timid as intents are added.
    Nothing is tuned by the user.
+
+Serving imports this module for :class:`Calibration`; sklearn, scipy and threadpoolctl are
+imported by the fitting functions only (training time).
 """
 
 from __future__ import annotations
@@ -25,9 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize_scalar
-from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from botsvc.nlu.features import CharNgrams, FloatArray, combine, fit_leg, log_softmax, softmax
 
@@ -207,6 +207,9 @@ def _holdout(
 
 
 def _fit(r: _Round) -> Calibration:
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
     if not r.log_probs:
         return Calibration(1.0, (0.0, 0.0, 0.0), 0.0, fitted=False)
     log_probs = np.vstack(r.log_probs)
@@ -225,6 +228,8 @@ def _fit(r: _Round) -> Calibration:
 
 
 def _temperature(log_probs: FloatArray, labels: Labels) -> float:
+    from scipy.optimize import minimize_scalar
+
     if len(labels) == 0:
         return 1.0
     rows = np.arange(len(labels))

@@ -66,7 +66,7 @@ class IntentModel:
         if text is None:
             log_probs, cal = combine(emb_logits, None), self.vector_only
         else:
-            char_logits = self.char_leg.logits(self.ngrams.transform([text]))
+            char_logits = self.char_leg.row_logits(*self.ngrams.row(text))
             log_probs, cal = combine(emb_logits, char_logits), self.with_text
         probs = softmax(log_probs / cal.temperature)[0]
         order = np.argsort(-probs, kind="stable")

@@ -1,4 +1,4 @@
-"""The learned entity extractor: a linear-chain CRF (sklearn-crfsuite) trained on the entity
+"""The learned entity extractor: a linear-chain CRF (python-crfsuite) trained on the entity
 annotations in the examples, with BILOU tags, as Rasa's ``CRFEntityExtractor`` does.
 
 It finds entities that no regex or lookup table covers ("ship it to [my office](address)").
@@ -20,14 +20,16 @@ examples, so it is retrained when the extractor is built.
 from __future__ import annotations
 
 import bisect
+import os
 import random
 import re
 import string
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import sklearn_crfsuite
+import pycrfsuite
 
 from botsvc.domain import Entity
 
@@ -51,9 +53,14 @@ def tokenize(text: str) -> list[Token]:
 
 @dataclass
 class CrfExtractor:
-    crf: sklearn_crfsuite.CRF
+    model: bytes  # crfsuite's model file; the tagger reads it in place, so it is kept here
     # crfsuite's tagger keeps the sequence between `set` and `marginal` calls: one at a time.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    tagger: pycrfsuite.Tagger = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tagger = pycrfsuite.Tagger()
+        self.tagger.open_inmemory(self.model)
 
     @classmethod
     def train(
@@ -79,11 +86,7 @@ class CrfExtractor:
                     spans = [s for s in spans if not _inside(s, entities)]
                 xs.append(_features(tokens, token_hits(tokens, spans)))
                 ys.append(_bilou(tokens, entities))
-        crf = sklearn_crfsuite.CRF(
-            algorithm="lbfgs", c1=0.05, c2=0.05, max_iterations=100, all_possible_transitions=True
-        )
-        crf.fit(xs, ys)
-        return cls(crf=crf)
+        return cls(model=_fit(xs, ys))
 
     def extract(self, text: str, spans: list[Span]) -> list[Entity]:
         """The entities the CRF tags in ``text``; ``spans``: the gazetteer's (as in training)."""
@@ -118,10 +121,37 @@ class CrfExtractor:
     def _tag(self, features: list[Features]) -> tuple[list[str], list[float]]:
         """The most likely tag sequence (Viterbi: its B, I, L tags agree), and each tag's
         marginal probability as its confidence."""
-        tagger = self.crf.tagger_
+        tagger = self.tagger
         tagger.set(features)
         tags: list[str] = tagger.tag()
         return tags, [tagger.marginal(t, i) for i, t in enumerate(tags)]
+
+
+def _fit(xs: list[list[Features]], ys: list[list[str]]) -> bytes:
+    """L-BFGS with L1 and L2 penalties; crfsuite writes its model to a file, read back as
+    bytes so that nothing is left on disk (python-crfsuite directly: sklearn-crfsuite's wrapper
+    would import sklearn and scipy into the service for nothing)."""
+    trainer = pycrfsuite.Trainer(
+        algorithm="lbfgs",
+        params={
+            "c1": 0.05,
+            "c2": 0.05,
+            "max_iterations": 100,
+            "feature.possible_transitions": True,
+        },
+        verbose=False,
+    )
+    for xseq, yseq in zip(xs, ys, strict=True):
+        trainer.append(xseq, yseq)
+    handle, path = tempfile.mkstemp(suffix=".crfsuite")
+    os.close(handle)
+    try:
+        trainer.train(path, holdout=-1)
+        with open(path, "rb") as model:
+            data = model.read()
+    finally:
+        os.unlink(path)
+    return data
 
 
 def substituted(samples: list[Sample], values: Mapping[str, Sequence[str]]) -> list[Sample]:

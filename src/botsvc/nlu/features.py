@@ -4,24 +4,29 @@ Leg one is a multinomial logistic regression on the frozen sentence embedding; l
 logistic regression on character n-gram TF-IDF (``char_wb``, 2-5), which catches product names,
 misspellings and codes that a small sentence encoder blurs. Both are plain arrays once fitted, so
 an artefact is JSON plus ``.npy`` files and inference is a few matrix products.
+
+Serving imports this module too, so sklearn, scipy and threadpoolctl (half a second of imports)
+are imported only by the training functions; the n-grams are computed here in plain Python,
+exactly as sklearn's analyser computes them, so that artefacts stay valid either way.
 """
 
 from __future__ import annotations
 
-import functools
 import math
+import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
 NGRAM_RANGE = (2, 5)
 C_REGULARISATION = 10.0
 MAX_NGRAMS: int | None = 5000  # bounds the char head at (intents x 5000) weights
@@ -36,10 +41,9 @@ class CharNgrams:
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> CharNgrams:
-        analyse = _analyser()
         df: Counter[str] = Counter()
         for text in texts:
-            df.update(set(analyse(text)))
+            df.update(set(char_wb_ngrams(text)))
         grams = sorted(df)
         if MAX_NGRAMS is not None and len(grams) > MAX_NGRAMS:
             # the most frequent n-grams (ties in name order); rare ones cost weights, add little
@@ -49,29 +53,53 @@ class CharNgrams:
         idf = np.log((1.0 + len(texts)) / (1.0 + counts)) + 1.0
         return cls(vocabulary=vocabulary, idf=idf)
 
+    def row(self, text: str) -> tuple[IndexArray, FloatArray]:
+        """One text's non-zero columns and their weights (both empty when no n-gram is known):
+        for one message this is all a leg needs, without building a sparse matrix."""
+        vocabulary = self.vocabulary
+        counts = Counter(g for g in char_wb_ngrams(text) if g in vocabulary)
+        cols = np.array([vocabulary[g] for g in counts], dtype=np.intp)
+        vals = np.array([1.0 + math.log(c) for c in counts.values()]) * self.idf[cols]
+        norm = float(np.linalg.norm(vals)) if len(vals) else 0.0
+        if not norm:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        return cols, vals / norm
+
     def transform(self, texts: Sequence[str]) -> csr_matrix:
-        analyse = _analyser()
+        """The rows of many texts as a sparse matrix, for training (imports scipy)."""
+        from scipy.sparse import csr_matrix
+
         data: list[float] = []
         indices: list[int] = []
         indptr = [0]
         for text in texts:
-            counts = Counter(g for g in analyse(text) if g in self.vocabulary)
-            cols = [self.vocabulary[g] for g in counts]
-            vals = np.array([1.0 + math.log(c) for c in counts.values()]) * self.idf[cols]
-            norm = float(np.linalg.norm(vals)) if len(vals) else 0.0
-            data.extend((vals / norm).tolist() if norm else [])
-            indices.extend(cols if norm else [])
+            cols, vals = self.row(text)
+            data.extend(vals.tolist())
+            indices.extend(cols.tolist())
             indptr.append(len(indices))
         shape = (len(texts), len(self.vocabulary))
         return csr_matrix((data, indices, indptr), shape=shape, dtype=np.float64)
 
 
-@functools.cache
-def _analyser() -> Callable[[str], list[str]]:
-    analyse: Callable[[str], list[str]] = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=NGRAM_RANGE
-    ).build_analyzer()
-    return analyse
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def char_wb_ngrams(text: str) -> list[str]:
+    """The n-grams of sklearn's ``TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAM_RANGE)``
+    analyser, in its order: lower-cased, whitespace collapsed, each word padded with one space
+    either side; a word shorter than n is one n-gram, and stops the longer n (sklearn's
+    ``_char_wb_ngrams``). Without sklearn, serving imports in a fraction of the time."""
+    min_n, max_n = NGRAM_RANGE
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text.lower()).split():
+        padded = f" {word} "
+        length = len(padded)
+        for n in range(min_n, max_n + 1):
+            if length <= n:  # the whole padded word, once
+                grams.append(padded)
+                break
+            grams.extend(padded[i : i + n] for i in range(length - n + 1))
+    return grams
 
 
 @dataclass
@@ -88,11 +116,19 @@ class LinearLeg:
     def logits(self, features: FloatArray | csr_matrix) -> FloatArray:
         return np.asarray(features @ self._coef_t, dtype=np.float64) + self.bias
 
+    def row_logits(self, cols: IndexArray, vals: FloatArray) -> FloatArray:
+        """The logits of one sparse row (:meth:`CharNgrams.row`), shaped (1, n_classes): only
+        the rows of the weights it touches, a fraction of the cost of a scipy matrix product."""
+        return np.asarray(vals @ self._coef_t[cols], dtype=np.float64)[None, :] + self.bias
+
 
 def fit_leg(
     features: FloatArray | csr_matrix, labels: npt.NDArray[np.int64], n_classes: int
 ) -> LinearLeg:
     """Fits one multinomial logistic regression; classes absent from ``labels`` never win."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits
+
     present = np.unique(labels)
     coef = np.zeros((n_classes, features.shape[1]))
     bias = np.full(n_classes, -30.0)
