@@ -95,13 +95,15 @@ def train(
 ) -> None:
     """Train the intent model (only when the training data or the embedding model changed)."""
     from botsvc.nlu.classifier import train_or_load
-    from botsvc.project import check_project
+    from botsvc.project import build_derived, check_project
 
     files = check_project(project.resolve())
     started = time.perf_counter()
+    embedder = _embedder(project)
     model, trained = train_or_load(
-        files.training, _embedder(project), project.resolve() / "models", force=force, progress=True
+        files.training, embedder, project.resolve() / "models", force=force, progress=True
     )
+    build_derived(project.resolve(), files, embedder)  # the entity CRF, the flows' vectors
     took = time.perf_counter() - started
     if trained:
         typer.echo(

@@ -20,6 +20,7 @@ from pathlib import Path
 import anyio
 import httpx
 
+from botsvc.artefacts import ArtefactCache
 from botsvc.domain import BotMessage, Customer, DialogueState, IntentScore, NluResult, TurnContext
 from botsvc.embedding import Embedder
 from botsvc.errors import Problem, ProjectError
@@ -30,7 +31,6 @@ from botsvc.flows.responses import render_response
 from botsvc.kb.index import build_index, index_is_current
 from botsvc.kb.retrieval import KnowledgeBase
 from botsvc.nlu.classifier import load_current, train_or_load
-from botsvc.nlu.dates import warm_up as warm_up_dates
 from botsvc.nlu.entities import EntityExtractor
 from botsvc.nlu.language import BotLanguage
 from botsvc.nlu.parser import NluParser
@@ -230,6 +230,7 @@ def prepare_project(
     _, trained = train_or_load(files.training, embedder, project_dir / "models", progress=progress)
     if trained:
         done.append(f"trained the intent model in {time.perf_counter() - started:.1f}s")
+    build_derived(project_dir, files, embedder)
     if not index_is_current(files.kb_dir, project_dir / "kb_index", embedder.model_id):
         started = time.perf_counter()
         build_index(files.kb_dir, project_dir / "kb_index", embedder, progress=progress)
@@ -237,7 +238,19 @@ def prepare_project(
     return done
 
 
-def entity_extractor(files: ProjectFiles) -> EntityExtractor:
+def artefact_cache(project_dir: Path) -> ArtefactCache:
+    """Where the entity CRF and the flow-description vectors are kept (models/)."""
+    return ArtefactCache(project_dir / "models")
+
+
+def build_derived(project_dir: Path, files: ProjectFiles, embedder: Embedder) -> None:
+    """Computes and keeps the artefacts a load reads back (no-op when they are current)."""
+    cache = artefact_cache(project_dir)
+    entity_extractor(files, cache)
+    DescriptionRouter.build(files.spec, files.training, embedder, cache)
+
+
+def entity_extractor(files: ProjectFiles, cache: ArtefactCache | None = None) -> EntityExtractor:
     """The extractor for the project's NLU data. A categorical slot's values (and their
     synonyms) are extractable values of its entity, when the NLU data already extracts that
     entity: a slot filled only by asking (yes/no, say) is not read from unrelated messages."""
@@ -246,7 +259,7 @@ def entity_extractor(files: ProjectFiles) -> EntityExtractor:
     for slot in files.spec.slots.values():
         if slot.type == "categorical" and slot.values and slot.entity in known:
             extra[slot.entity] = extra.get(slot.entity, ()) + tuple(slot.values)
-    return EntityExtractor.from_training_data(files.training, extra_values=extra)
+    return EntityExtractor.from_training_data(files.training, extra_values=extra, cache=cache)
 
 
 def load_project(
@@ -262,12 +275,12 @@ def load_project(
     files = files or check_project(project_dir)
     model = load_current(files.training, embedder.model_id, project_dir / "models")
     kb = KnowledgeBase.load(project_dir / "kb_index", model_id=embedder.model_id)
-    parser = NluParser(model=model, extractor=entity_extractor(files))
+    cache = artefact_cache(project_dir)
+    parser = NluParser(model=model, extractor=entity_extractor(files, cache))
     endpoint = action_endpoint or files.spec.action_endpoint
     actions = ActionClient(endpoint, http=http, timeout_s=action_timeout_s) if endpoint else None
     engine = FlowEngine(files.spec, actions=actions, synonyms=files.training.synonyms)
-    router = DescriptionRouter.build(files.spec, files.training, embedder)
-    warm_up_dates()  # dateparser's import and data, once, rather than on a customer's message
+    router = DescriptionRouter.build(files.spec, files.training, embedder, cache)
     pipeline = Pipeline(
         spec=files.spec,
         engine=engine,
@@ -322,6 +335,8 @@ __all__ = [
     "LiveProject",
     "Project",
     "ProjectFiles",
+    "artefact_cache",
+    "build_derived",
     "check_project",
     "load_project",
     "prepare_project",

@@ -25,6 +25,7 @@ from botsvc.helpdesk.agents import AgentDesk
 from botsvc.helpdesk.delivery import dispatcher_from_settings
 from botsvc.helpdesk.hours import BusinessHours
 from botsvc.live import MessageFeed
+from botsvc.nlu.dates import warm_up as warm_up_dates
 from botsvc.project import LiveProject, load_project
 from botsvc.service import ChatService
 from botsvc.store import open_store
@@ -100,9 +101,12 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                 if (dispatcher and settings.run_dispatcher)
                 else None
             )
+            # dateparser's data (0.4 s), once, after ready rather than on a customer's message
+            warming = asyncio.create_task(anyio.to_thread.run_sync(warm_up_dates))
             try:
                 yield
             finally:
+                await warming
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

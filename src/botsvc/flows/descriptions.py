@@ -7,16 +7,19 @@ money" is no request to verify the account because the classifier has no better 
 "Close enough" is calibrated on the project's own training data, as the intent threshold is: on
 the flows that have both a trigger and a description, the similarity above which a message's
 closest description is its own flow's 90% of the time; never below a floor under which MiniLM
-similarities say little.
+similarities say little. The vectors and the threshold are kept in an ``ArtefactCache`` under the
+hash of the texts and the encoder, so a start on the same project encodes nothing.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from botsvc.artefacts import ArtefactCache
 from botsvc.domain import Vector
 from botsvc.embedding import Embedder
 from botsvc.nlu.trainingdata import TrainingData
@@ -57,7 +60,11 @@ class DescriptionRouter:
 
     @classmethod
     def build(
-        cls, spec: FlowSpec, training: TrainingData, embedder: Embedder
+        cls,
+        spec: FlowSpec,
+        training: TrainingData,
+        embedder: Embedder,
+        cache: ArtefactCache | None = None,
     ) -> DescriptionRouter | None:
         """None when no flow has a description or a name."""
         rows: list[tuple[str, str]] = []
@@ -68,9 +75,19 @@ class DescriptionRouter:
                 rows.append((flow.id, text))
         if not rows:
             return None
-        vectors = embedder.encode([t for _, t in rows])
-        ids = tuple(f for f, _ in rows)
-        return cls(ids, vectors, _calibrate(vectors, spec, training, embedder))
+        labelled = _Labelled.of(spec, training)
+
+        def make() -> bytes:
+            vectors = embedder.encode([t for _, t in rows])
+            out = io.BytesIO()
+            np.savez(out, vectors=vectors, threshold=_calibrate(labelled, embedder))
+            return out.getvalue()
+
+        inputs = [embedder.model_id, PRECISION, SIMILARITY_FLOOR, rows, labelled.key()]
+        data = (cache or ArtefactCache(None)).get_or_make("flow-descriptions", inputs, make)
+        with np.load(io.BytesIO(data)) as saved:
+            vectors, threshold = saved["vectors"], float(saved["threshold"])
+        return cls(tuple(f for f, _ in rows), vectors, threshold)
 
     def match(self, vector: Vector, text: str = "") -> FlowMatch | None:
         """The closest flow, if the message is close enough to it, with the flows about as
@@ -111,28 +128,41 @@ def _described(flow: Flow) -> bool:
     )
 
 
-def _calibrate(
-    vectors: npt.NDArray[np.float32],
-    spec: FlowSpec,
-    training: TrainingData,
-    embedder: Embedder,
-) -> float:
-    """What similarity to a description means in this project's own writing: the flows that do
-    have an nlu_trigger and a description are the labelled data. Each example of a triggering
-    intent is matched against every description; the threshold is the lowest similarity above
-    which the best match is the example's own flow at least PRECISION of the time."""
-    flows = [f for f in spec.flows.values() if f.triggers and _described(f)]
-    own = {t.intent: f.id for f in flows for t in f.triggers}
-    examples = [e for e in training.examples if e.intent in own]
-    if len(flows) < 2 or not examples:
+@dataclass(frozen=True)
+class _Labelled:
+    """The flows that have both an nlu_trigger and a description, and their intents' examples:
+    the project's own labelled data for what a similarity to a description means."""
+
+    descriptions: list[str]
+    flow_ids: list[str]
+    examples: list[tuple[str, str]]  # (text, its own flow)
+
+    @classmethod
+    def of(cls, spec: FlowSpec, training: TrainingData) -> _Labelled:
+        flows = [f for f in spec.flows.values() if f.triggers and _described(f)]
+        own = {t.intent: f.id for f in flows for t in f.triggers}
+        examples = [(e.text, own[e.intent]) for e in training.examples if e.intent in own]
+        if len(flows) < 2:
+            examples = []
+        return cls([f.description for f in flows], [f.id for f in flows], examples)
+
+    def key(self) -> list[object]:
+        return [self.descriptions, self.flow_ids, self.examples]
+
+
+def _calibrate(labelled: _Labelled, embedder: Embedder) -> float:
+    """Each example of a triggering intent is matched against every description; the threshold
+    is the lowest similarity above which the best match is the example's own flow at least
+    PRECISION of the time."""
+    if not labelled.examples:
         return SIMILARITY_FLOOR
-    descriptions = embedder.encode([f.description for f in flows])
-    scores = embedder.encode([e.text for e in examples]) @ descriptions.T
+    descriptions = embedder.encode(labelled.descriptions)
+    scores = embedder.encode([text for text, _ in labelled.examples]) @ descriptions.T
     best = scores.argmax(axis=1)
     ranked = sorted(
         (
-            (float(scores[i, b]), flows[b].id == own[e.intent])
-            for i, (e, b) in enumerate(zip(examples, best, strict=True))
+            (float(scores[i, b]), labelled.flow_ids[b] == own)
+            for i, ((_, own), b) in enumerate(zip(labelled.examples, best, strict=True))
         ),
         reverse=True,
     )

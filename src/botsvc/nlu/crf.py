@@ -13,8 +13,9 @@ other annotations), and in those copies the gazetteer is silent on the new value
 a value nobody listed: the context has to carry it. (Hiding the new value's own word as well made
 the CRF tag any unfamiliar word in such a context, and cost more precision than it gained.) The
 number of copies is bounded and the choice of values seeded, so the same data always trains the
-same model. Training takes about a second for a few hundred
-examples, so it is retrained when the extractor is built.
+same model. Training takes about half a second for a few hundred examples; with an
+``ArtefactCache`` the model trained on the same features is read back instead (``botsvc train``
+writes it, a service's start reads it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import pycrfsuite
 
+from botsvc.artefacts import ArtefactCache
 from botsvc.domain import Entity
 
 EXTRACTOR = "crf"
@@ -45,6 +47,7 @@ Features = dict[str, str | bool | float]
 COPIES_PER_EXAMPLE = 3
 MAX_COPIES = 3000  # a large project's training stays within seconds
 SEED = 0
+_PARAMS = {"c1": 0.05, "c2": 0.05, "max_iterations": 100, "feature.possible_transitions": True}
 
 
 def tokenize(text: str) -> list[Token]:
@@ -69,6 +72,7 @@ class CrfExtractor:
         gazetteer: Gazetteer,
         *,
         values: Mapping[str, Sequence[str]] | None = None,
+        cache: ArtefactCache | None = None,
     ) -> CrfExtractor | None:
         """Trains on (text, annotated entities), and on copies of them with other ``values``
         of the same entity (entity name -> its values); ``None`` when nothing is annotated.
@@ -86,7 +90,11 @@ class CrfExtractor:
                     spans = [s for s in spans if not _inside(s, entities)]
                 xs.append(_features(tokens, token_hits(tokens, spans)))
                 ys.append(_bilou(tokens, entities))
-        return cls(model=_fit(xs, ys))
+        if cache is None:
+            return cls(model=_fit(xs, ys))
+        # the model is a function of its features, tags and parameters: they are the key
+        inputs = [_PARAMS, xs, ys]
+        return cls(model=cache.get_or_make("entities-crf", inputs, lambda: _fit(xs, ys)))
 
     def extract(self, text: str, spans: list[Span]) -> list[Entity]:
         """The entities the CRF tags in ``text``; ``spans``: the gazetteer's (as in training)."""
@@ -131,16 +139,7 @@ def _fit(xs: list[list[Features]], ys: list[list[str]]) -> bytes:
     """L-BFGS with L1 and L2 penalties; crfsuite writes its model to a file, read back as
     bytes so that nothing is left on disk (python-crfsuite directly: sklearn-crfsuite's wrapper
     would import sklearn and scipy into the service for nothing)."""
-    trainer = pycrfsuite.Trainer(
-        algorithm="lbfgs",
-        params={
-            "c1": 0.05,
-            "c2": 0.05,
-            "max_iterations": 100,
-            "feature.possible_transitions": True,
-        },
-        verbose=False,
-    )
+    trainer = pycrfsuite.Trainer(algorithm="lbfgs", params=_PARAMS, verbose=False)
     for xseq, yseq in zip(xs, ys, strict=True):
         trainer.append(xseq, yseq)
     handle, path = tempfile.mkstemp(suffix=".crfsuite")

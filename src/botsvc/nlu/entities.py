@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from botsvc.artefacts import ArtefactCache
 from botsvc.domain import Entity
 from botsvc.nlu.builtins import BuiltinSettings, extract_builtins
 from botsvc.nlu.crf import CrfExtractor, Span
@@ -104,9 +105,11 @@ class EntityExtractor:
         builtins: BuiltinSettings | None = None,
         *,
         extra_values: Mapping[str, tuple[str, ...]] | None = None,
+        cache: ArtefactCache | None = None,
     ) -> EntityExtractor:
-        """Builds the patterns and trains the CRF. ``extra_values``: entity name -> more values
-        of it, such as a categorical slot's ``values`` for the entity that fills the slot."""
+        """Builds the patterns and trains the CRF (or reads it from ``cache``). ``extra_values``:
+        entity name -> more values of it, such as a categorical slot's ``values`` for the entity
+        that fills the slot."""
         extra = {n: {v for v in vs if v.strip()} for n, vs in (extra_values or {}).items()}
         patterns, values = _vocabulary(data, extra)
         samples = [(e.text, e.entities) for e in data.examples]
@@ -114,7 +117,7 @@ class EntityExtractor:
             patterns=patterns,
             synonyms=dict(data.synonyms),
             spellings={(name, v.lower()): v for name, vs in extra.items() for v in vs},
-            crf=CrfExtractor.train(samples, patterns.spans, values=values),
+            crf=CrfExtractor.train(samples, patterns.spans, values=values, cache=cache),
             builtins=builtins or BuiltinSettings(),
             role_cues=_role_cues(data),
         )
