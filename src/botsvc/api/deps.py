@@ -42,7 +42,11 @@ class State:
     metrics: Metrics
 
 
-def _state(request: Request) -> State:
+# Dependencies are `async def`: FastAPI runs a plain `def` one on a worker thread, two thread
+# hops per request for a dictionary lookup.
+
+
+async def _state(request: Request) -> State:
     return request.app.state.botsvc  # type: ignore[no-any-return]
 
 
@@ -94,7 +98,7 @@ def access(request: Request, st: State) -> Access:
     return Access(token=token or None, trusted=_is_server_key(_api_key(request), st))
 
 
-def require_api_key(request: Request, st: StateDep) -> None:
+async def require_api_key(request: Request, st: StateDep) -> None:
     given = _api_key(request)
     if _is_server_key(given, st):
         return
@@ -104,12 +108,12 @@ def require_api_key(request: Request, st: StateDep) -> None:
         )
 
 
-def require_helpdesk(request: Request, st: StateDep) -> None:
+async def require_helpdesk(request: Request, st: StateDep) -> None:
     token = st.settings.helpdesk_token
     _check_token(request, token.get_secret_value() if token else None, "helpdesk")
 
 
-def require_admin(request: Request, st: StateDep) -> None:
+async def require_admin(request: Request, st: StateDep) -> None:
     token = st.settings.admin_token
     _check_token(request, token.get_secret_value() if token else None, "admin")
 

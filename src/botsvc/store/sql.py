@@ -1,5 +1,8 @@
-"""The one Store implementation, on SQLAlchemy 2 Core (async): aiosqlite or asyncpg.
+"""The one Store implementation, on SQLAlchemy 2 Core: SQLite (pysqlite on a thread of its own)
+or PostgreSQL (asyncpg).
 
+Each operation is one transaction written once as a plain function of a connection (`_run`):
+SQLite runs it whole on the store's thread, PostgreSQL on the event loop through asyncpg.
 SQLite runs every transaction as BEGIN IMMEDIATE (one writer at a time, WAL for readers), so a
 claim is exclusive; PostgreSQL claims outbox rows with FOR UPDATE SKIP LOCKED. Conversations are
 serialised by a lease column rather than a held transaction, so no transaction stays open while
@@ -18,17 +21,28 @@ import secrets as random_secrets
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, event, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    and_,
+    create_engine,
+    delete,
+    event,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from botsvc.domain import Customer, DialogueState
 from botsvc.errors import Busy, ConfigError, Conflict, NotFound, StoreError
@@ -60,6 +74,8 @@ from botsvc.store.schema import (
 )
 
 _LOCK_POLL_S = 0.01
+T = TypeVar("T")
+Work = Callable[[Connection], T]
 
 
 class SqlStore:
@@ -81,32 +97,29 @@ class SqlStore:
             raise ConfigError(
                 f"unsupported database {url!r}: use sqlite+aiosqlite or postgresql+asyncpg"
             )
-        self._engine: AsyncEngine | None = None
+        self._engine: AsyncEngine | None = None  # PostgreSQL
+        self._sqlite: Engine | None = None
+        # SQLite allows one writer. Each of this process's transactions runs whole on this one
+        # thread: one hop from the event loop per transaction, so a transaction holding the
+        # write lock is never stretched by the loop's other work, and the loop never waits on
+        # the file (other processes still wait in busy_timeout, on this thread).
+        self._thread: ThreadPoolExecutor | None = None
         self.origin = uuid.uuid4().hex[:12]  # names this process in its change notices
-        # SQLite allows one writer; when two connections contend, its busy handler sleeps in
-        # steps of milliseconds. Queueing this process's transactions here instead keeps
-        # concurrent turns from waiting on those sleeps (other processes still use busy_timeout).
-        self._sqlite_turn = asyncio.Lock() if self.is_sqlite else None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
         if self.is_sqlite:
-            if sqlite3.sqlite_version_info < (3, 35):
-                raise ConfigError(f"SQLite >= 3.35 is needed, found {sqlite3.sqlite_version}")
-            if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_async_engine(self.url, connect_args={"timeout": 30})
-            _sqlite_immediate_transactions(engine, synchronous=self.sqlite_synchronous)
-        else:
-            connect_args = {"server_settings": {"search_path": self.schema}} if self.schema else {}
-            engine = create_async_engine(
-                self.url,
-                pool_size=10,
-                max_overflow=10,
-                pool_pre_ping=True,
-                connect_args=connect_args,
-            )
+            await self._open_sqlite()
+            return
+        connect_args = {"server_settings": {"search_path": self.schema}} if self.schema else {}
+        engine = create_async_engine(
+            self.url,
+            pool_size=10,
+            max_overflow=10,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+        )
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(metadata.create_all)
@@ -115,27 +128,54 @@ class SqlStore:
             raise ConfigError(f"cannot open database {self.url.render_as_string()}: {exc}") from exc
         self._engine = engine
 
+    async def _open_sqlite(self) -> None:
+        if sqlite3.sqlite_version_info < (3, 35):
+            raise ConfigError(f"SQLite >= 3.35 is needed, found {sqlite3.sqlite_version}")
+        if self.url.database and self.url.database != ":memory:":
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            self.url.set(drivername="sqlite"),  # pysqlite, on our own thread
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
+        _sqlite_immediate_transactions(engine, synchronous=self.sqlite_synchronous)
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                thread, lambda: metadata.create_all(engine)
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            engine.dispose()
+            thread.shutdown()
+            raise ConfigError(f"cannot open database {self.url.render_as_string()}: {exc}") from exc
+        self._sqlite, self._thread = engine, thread
+
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+        if self._sqlite is not None and self._thread is not None:
+            engine, thread = self._sqlite, self._thread
+            self._sqlite = self._thread = None
+            await asyncio.get_running_loop().run_in_executor(thread, engine.dispose)
+            thread.shutdown()
 
     @property
     def _insert(self) -> Any:
         """The dialect's INSERT, for ON CONFLICT DO NOTHING."""
         return sqlite_insert if self.is_sqlite else pg_insert
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[AsyncConnection]:
-        if self._engine is None:
-            raise StoreError("store is not open")
+    async def _run(self, work: Work[T]) -> T:
+        """One transaction: `work` runs its statements on a plain connection and commits, or
+        raises and rolls back. SQLite: whole, on the store thread; PostgreSQL: on the event
+        loop (asyncpg), statement by statement."""
         try:
-            if self._sqlite_turn is not None:
-                async with self._sqlite_turn, self._engine.begin() as conn:
-                    yield conn
-            else:
-                async with self._engine.begin() as conn:
-                    yield conn
+            if self._sqlite is not None and self._thread is not None:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._thread, _in_transaction, self._sqlite, work)
+            if self._engine is None:
+                raise StoreError("store is not open")
+            async with self._engine.begin() as conn:
+                return await conn.run_sync(work)
         except (Conflict, NotFound):
             raise
         except SQLAlchemyError as exc:
@@ -155,24 +195,25 @@ class SqlStore:
     ) -> Conversation:
         deadline = time.monotonic() + wait_s
         delay = _LOCK_POLL_S
-        while True:
+
+        def attempt(conn: Connection) -> tuple[Any, Any]:
             now = time.time()
-            async with self._tx() as conn:
-                row = await self._take_lease(
-                    conn, conversation_id, owner, customer, channel, now, lease_s
-                )
-                if row is not None:
-                    return _conversation(row)
-                held = (
-                    await conn.execute(
-                        select(conversations.c.lock_until).where(
-                            conversations.c.id == conversation_id
-                        )
-                    )
-                ).first()
+            row = self._take_lease(conn, conversation_id, owner, customer, channel, now, lease_s)
+            if row is not None:
+                return row, None
+            held = conn.execute(
+                select(conversations.c.lock_until).where(conversations.c.id == conversation_id)
+            ).first()
+            return None, held
+
+        while True:
+            row, held = await self._run(attempt)
+            if row is not None:
+                return _conversation(row)
             if held is None:
                 raise NotFound(f"conversation {conversation_id!r} not found")
             if time.monotonic() >= deadline:
+                now = time.time()
                 raise Busy(
                     f"conversation {conversation_id!r} is busy with another message",
                     retry_after_s=max(1.0, float(held[0] or now) - now),
@@ -180,9 +221,9 @@ class SqlStore:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
 
-    async def _take_lease(
+    def _take_lease(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         conversation_id: str,
         owner: str,
         customer: Customer | None,
@@ -212,136 +253,118 @@ class SqlStore:
                 lock_owner=owner,
                 lock_until=now + lease_s,
             )
-            stmt = stmt.on_conflict_do_update(
+            stmt = stmt.on_conflict_do_update(  # values, not `excluded` (built anew each time)
                 index_elements=["id"],
-                set_={
-                    "lock_owner": stmt.excluded.lock_owner,
-                    "lock_until": stmt.excluded.lock_until,
-                },
+                set_={"lock_owner": owner, "lock_until": now + lease_s},
                 where=free,
             )
-        return (await conn.execute(stmt.returning(*conversations.c))).mappings().first()
+        return conn.execute(stmt.returning(*conversations.c)).mappings().first()
 
     async def unlock_conversation(self, conversation_id: str, *, owner: str) -> None:
-        async with self._tx() as conn:
-            await conn.execute(
-                update(conversations)
-                .where(conversations.c.id == conversation_id, conversations.c.lock_owner == owner)
-                .values(lock_owner=None, lock_until=None)
-            )
+        stmt = (
+            update(conversations)
+            .where(conversations.c.id == conversation_id, conversations.c.lock_owner == owner)
+            .values(lock_owner=None, lock_until=None)
+        )
+        await self._run(lambda conn: conn.execute(stmt))
 
     async def save_turn(self, write: TurnWrite) -> list[MessageRecord]:
+        return await self._run(lambda conn: self._save_turn(conn, write))
+
+    def _save_turn(self, conn: Connection, write: TurnWrite) -> list[MessageRecord]:
         now = time.time()
-        async with self._tx() as conn:
-            released = await conn.execute(
-                update(conversations)
-                .where(
-                    conversations.c.id == write.conversation_id,
-                    conversations.c.lock_owner == write.lock_owner,
-                )
-                .values(
-                    state=write.state.model_dump(mode="json"),
-                    status=write.status,
-                    handoff_id=write.handoff_id,
-                    lock_owner=None,
-                    lock_until=None,
-                    updated_at=now,
+        released = conn.execute(
+            update(conversations)
+            .where(
+                conversations.c.id == write.conversation_id,
+                conversations.c.lock_owner == write.lock_owner,
+            )
+            .values(
+                state=write.state.model_dump(mode="json"),
+                status=write.status,
+                handoff_id=write.handoff_id,
+                lock_owner=None,
+                lock_until=None,
+                updated_at=now,
+            )
+        )
+        if released.rowcount != 1:
+            raise Conflict(f"conversation {write.conversation_id!r}: lease lost, turn not saved")
+        if write.turn is not None:
+            t = write.turn
+            conn.execute(
+                insert(turns).values(
+                    id=t.id,
+                    conversation_id=t.conversation_id,
+                    text=t.text,
+                    handled_by=t.handled_by,
+                    trace=t.trace,
+                    created_at=t.created_at,
                 )
             )
-            if released.rowcount != 1:
-                raise Conflict(
-                    f"conversation {write.conversation_id!r}: lease lost, turn not saved"
-                )
-            if write.turn is not None:
-                t = write.turn
-                await conn.execute(
-                    insert(turns).values(
-                        id=t.id,
-                        conversation_id=t.conversation_id,
-                        text=t.text,
-                        handled_by=t.handled_by,
-                        trace=t.trace,
-                        created_at=t.created_at,
-                    )
-                )
-            if write.new_handoff is not None:
-                await conn.execute(insert(handoffs).values(**_handoff_values(write.new_handoff)))
-            if write.changed_handoff is not None:
-                values = _handoff_values(write.changed_handoff)
-                await conn.execute(
-                    update(handoffs).where(handoffs.c.id == values.pop("id")).values(**values)
-                )
-            turn_id = write.turn.id if write.turn else None
-            rows = [
-                {
-                    "conversation_id": write.conversation_id,
-                    "turn_id": turn_id,
-                    "role": m.role,
-                    "text": m.text,
-                    "data": m.data,
-                    "created_at": now,
-                }
-                for m in write.messages
-            ]
-            seqs = (
-                (
-                    await conn.execute(
-                        insert(messages).returning(messages.c.seq, sort_by_parameter_order=True),
-                        rows,
-                    )
-                )
-                .scalars()
-                .all()
-                if rows
-                else []
+        if write.new_handoff is not None:
+            conn.execute(insert(handoffs).values(**_handoff_values(write.new_handoff)))
+        if write.changed_handoff is not None:
+            values = _handoff_values(write.changed_handoff)
+            conn.execute(update(handoffs).where(handoffs.c.id == values.pop("id")).values(**values))
+        turn_id = write.turn.id if write.turn else None
+        rows = [
+            {
+                "conversation_id": write.conversation_id,
+                "turn_id": turn_id,
+                "role": m.role,
+                "text": m.text,
+                "data": m.data,
+                "created_at": now,
+            }
+            for m in write.messages
+        ]
+        seqs = (
+            conn.execute(
+                insert(messages).returning(messages.c.seq, sort_by_parameter_order=True), rows
             )
-            saved = [
-                MessageRecord(
-                    seq=seq,
-                    conversation_id=write.conversation_id,
-                    turn_id=turn_id,
-                    role=m.role,
-                    text=m.text,
-                    data=m.data,
-                    created_at=now,
-                )
-                for seq, m in zip(seqs, write.messages, strict=True)
-            ]
-            if write.outbox:
-                await conn.execute(
-                    insert(outbox),
-                    [
-                        {
-                            "id": ev.id,
-                            "event": ev.event,
-                            "conversation_id": ev.conversation_id,
-                            "payload": ev.payload,
-                            "status": "pending",
-                            "attempts": 0,
-                            "next_attempt_at": now,
-                            "created_at": now,
-                        }
-                        for ev in write.outbox
-                    ],
-                )
-            if saved and not self.is_sqlite:
-                # delivered to the other replicas' listeners when this transaction commits
-                await conn.execute(
-                    select(func.pg_notify(CHANNEL, f"{self.origin} {write.conversation_id}"))
-                )
+            .scalars()
+            .all()
+            if rows
+            else []
+        )
+        saved = [
+            MessageRecord(
+                seq=seq,
+                conversation_id=write.conversation_id,
+                turn_id=turn_id,
+                role=m.role,
+                text=m.text,
+                data=m.data,
+                created_at=now,
+            )
+            for seq, m in zip(seqs, write.messages, strict=True)
+        ]
+        if write.outbox:
+            conn.execute(
+                insert(outbox),
+                [
+                    {
+                        "id": ev.id,
+                        "event": ev.event,
+                        "conversation_id": ev.conversation_id,
+                        "payload": ev.payload,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for ev in write.outbox
+                ],
+            )
+        if saved and not self.is_sqlite:
+            # delivered to the other replicas' listeners when this transaction commits
+            conn.execute(select(func.pg_notify(CHANNEL, f"{self.origin} {write.conversation_id}")))
         return saved
 
     async def get_conversation(self, conversation_id: str) -> Conversation:
-        async with self._tx() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        select(conversations).where(conversations.c.id == conversation_id)
-                    )
-                )
-                .mappings()
-                .first()
-            )
+        query = select(conversations).where(conversations.c.id == conversation_id)
+        row = await self._run(lambda conn: conn.execute(query).mappings().first())
         if row is None:
             raise NotFound(f"conversation {conversation_id!r} not found")
         return _conversation(row)
@@ -349,22 +372,13 @@ class SqlStore:
     async def messages(
         self, conversation_id: str, *, after: int = 0, limit: int = 1000
     ) -> list[MessageRecord]:
-        async with self._tx() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(messages)
-                        .where(
-                            messages.c.conversation_id == conversation_id, messages.c.seq > after
-                        )
-                        .order_by(messages.c.seq)
-                        .limit(limit)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-        return [_message(r) for r in rows]
+        query = (
+            select(messages)
+            .where(messages.c.conversation_id == conversation_id, messages.c.seq > after)
+            .order_by(messages.c.seq)
+            .limit(limit)
+        )
+        return await self._run(lambda conn: [_message(r) for r in conn.execute(query).mappings()])
 
     async def last_messages(self, conversation_ids: list[str]) -> dict[str, MessageRecord]:
         if not conversation_ids:
@@ -375,27 +389,17 @@ class SqlStore:
             .group_by(messages.c.conversation_id)
             .subquery()
         )
-        async with self._tx() as conn:
-            rows = (
-                (await conn.execute(select(messages).join(newest, messages.c.seq == newest.c.seq)))
-                .mappings()
-                .all()
-            )
+        query = select(messages).join(newest, messages.c.seq == newest.c.seq)
+        rows = await self._run(lambda conn: conn.execute(query).mappings().all())
         return {r["conversation_id"]: _message(r) for r in rows}
 
     async def turns(self, conversation_id: str) -> list[TurnRecord]:
-        async with self._tx() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(turns)
-                        .where(turns.c.conversation_id == conversation_id)
-                        .order_by(turns.c.created_at)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        query = (
+            select(turns)
+            .where(turns.c.conversation_id == conversation_id)
+            .order_by(turns.c.created_at)
+        )
+        rows = await self._run(lambda conn: conn.execute(query).mappings().all())
         return [
             TurnRecord(
                 id=r["id"],
@@ -411,33 +415,20 @@ class SqlStore:
     async def customer_conversations(
         self, customer_id: str, *, exclude: str, limit: int = 10
     ) -> list[Conversation]:
-        async with self._tx() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(conversations)
-                        .where(
-                            conversations.c.customer_id == customer_id,
-                            conversations.c.id != exclude,
-                        )
-                        .order_by(conversations.c.updated_at.desc())
-                        .limit(limit)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        query = (
+            select(conversations)
+            .where(conversations.c.customer_id == customer_id, conversations.c.id != exclude)
+            .order_by(conversations.c.updated_at.desc())
+            .limit(limit)
+        )
+        rows = await self._run(lambda conn: conn.execute(query).mappings().all())
         return [_conversation(r) for r in rows]
 
     # --- handoffs ----------------------------------------------------------------------------
 
     async def get_handoff(self, handoff_id: str) -> Handoff:
-        async with self._tx() as conn:
-            row = (
-                (await conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)))
-                .mappings()
-                .first()
-            )
+        query = select(handoffs).where(handoffs.c.id == handoff_id)
+        row = await self._run(lambda conn: conn.execute(query).mappings().first())
         if row is None:
             raise NotFound(f"handoff {handoff_id!r} not found")
         return _handoff(row)
@@ -446,13 +437,12 @@ class SqlStore:
         query = select(handoffs).order_by(handoffs.c.created_at)
         if status is not None:
             query = query.where(handoffs.c.status == status)
-        async with self._tx() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+        rows = await self._run(lambda conn: conn.execute(query).mappings().all())
         return [_handoff(r) for r in rows]
 
     async def record_feedback(self, fb: Feedback) -> None:
-        async with self._tx() as conn:
-            known = await conn.scalar(
+        def work(conn: Connection) -> None:
+            known = conn.scalar(
                 select(turns.c.id).where(
                     turns.c.id == fb.turn_id, turns.c.conversation_id == fb.conversation_id
                 )
@@ -460,8 +450,8 @@ class SqlStore:
             if known is None:
                 raise NotFound(f"turn {fb.turn_id!r} not found in {fb.conversation_id!r}")
             # delete + insert in one transaction: the same statements on both dialects
-            await conn.execute(delete(feedback).where(feedback.c.turn_id == fb.turn_id))
-            await conn.execute(
+            conn.execute(delete(feedback).where(feedback.c.turn_id == fb.turn_id))
+            conn.execute(
                 insert(feedback).values(
                     turn_id=fb.turn_id,
                     conversation_id=fb.conversation_id,
@@ -471,19 +461,15 @@ class SqlStore:
                 )
             )
 
+        await self._run(work)
+
     async def feedback(self, conversation_id: str) -> list[Feedback]:
-        async with self._tx() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        select(feedback)
-                        .where(feedback.c.conversation_id == conversation_id)
-                        .order_by(feedback.c.created_at)
-                    )
-                )
-                .mappings()
-                .all()
-            )
+        query = (
+            select(feedback)
+            .where(feedback.c.conversation_id == conversation_id)
+            .order_by(feedback.c.created_at)
+        )
+        rows = await self._run(lambda conn: conn.execute(query).mappings().all())
         return [
             Feedback(
                 turn_id=r["turn_id"],
@@ -498,13 +484,13 @@ class SqlStore:
     async def record_rating(
         self, conversation_id: str, *, score: int, comment: str | None, at: float
     ) -> Rating:
-        async with self._tx() as conn:
-            known = await conn.scalar(
+        def work(conn: Connection) -> Rating:
+            known = conn.scalar(
                 select(conversations.c.id).where(conversations.c.id == conversation_id)
             )
             if known is None:
                 raise NotFound(f"conversation {conversation_id!r} not found")
-            handoff_id = await conn.scalar(
+            handoff_id = conn.scalar(
                 select(handoffs.c.id)
                 .where(handoffs.c.conversation_id == conversation_id)
                 .order_by(handoffs.c.created_at.desc())
@@ -518,7 +504,7 @@ class SqlStore:
                 created_at=at,
             )
             same = ratings.c.conversation_id == conversation_id
-            await conn.execute(
+            conn.execute(
                 delete(ratings).where(
                     same,
                     ratings.c.handoff_id == handoff_id
@@ -526,8 +512,10 @@ class SqlStore:
                     else ratings.c.handoff_id.is_(None),
                 )
             )
-            await conn.execute(insert(ratings).values(**dataclasses.asdict(rating)))
-        return rating
+            conn.execute(insert(ratings).values(**dataclasses.asdict(rating)))
+            return rating
+
+        return await self._run(work)
 
     async def ratings(self, conversation_id: str) -> list[Rating]:
         query = (
@@ -535,28 +523,26 @@ class SqlStore:
             .where(ratings.c.conversation_id == conversation_id)
             .order_by(ratings.c.id)
         )
-        async with self._tx() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+        rows = await self._run(lambda conn: conn.execute(query).mappings().all())
         return [Rating(**r) for r in rows]
 
     async def last_seq(self, conversation_id: str) -> int:
-        async with self._tx() as conn:
-            seq = await conn.scalar(
-                select(func.max(messages.c.seq)).where(
-                    messages.c.conversation_id == conversation_id
-                )
-            )
+        query = select(func.max(messages.c.seq)).where(
+            messages.c.conversation_id == conversation_id
+        )
+        seq = await self._run(lambda conn: conn.scalar(query))
         return int(seq or 0)
 
     async def secret(self, name: str) -> str:
-        async with self._tx() as conn:
-            await conn.execute(
+        def work(conn: Connection) -> Any:
+            conn.execute(
                 self._insert(secrets)
                 .values(name=name, value=random_secrets.token_urlsafe(32))
                 .on_conflict_do_nothing(index_elements=["name"])
             )
-            value = await conn.scalar(select(secrets.c.value).where(secrets.c.name == name))
-        return str(value)
+            return conn.scalar(select(secrets.c.value).where(secrets.c.name == name))
+
+        return str(await self._run(work))
 
     def listen(self, on_change: Callable[[str], None]) -> Listener:
         if self.is_sqlite:
@@ -566,10 +552,8 @@ class SqlStore:
 
     async def update_handoff(self, handoff: Handoff) -> None:
         values = _handoff_values(handoff)
-        async with self._tx() as conn:
-            await conn.execute(
-                update(handoffs).where(handoffs.c.id == values.pop("id")).values(**values)
-            )
+        stmt = update(handoffs).where(handoffs.c.id == values.pop("id")).values(**values)
+        await self._run(lambda conn: conn.execute(stmt))
 
     # --- outbox ------------------------------------------------------------------------------
 
@@ -589,42 +573,40 @@ class SqlStore:
         query = select(outbox.c.seq).where(due, ~blocked).order_by(outbox.c.seq).limit(limit)
         if not self.is_sqlite:  # SQLite's BEGIN IMMEDIATE already excludes other claimers
             query = query.with_for_update(skip_locked=True, of=outbox)
-        async with self._tx() as conn:
-            seqs = list((await conn.execute(query)).scalars())
+
+        def work(conn: Connection) -> list[Any]:
+            seqs = list(conn.execute(query).scalars())
             if not seqs:
                 return []
-            rows = (
-                (
-                    await conn.execute(
-                        update(outbox)
-                        .where(outbox.c.seq.in_(seqs))
-                        .values(
-                            status="in_flight",
-                            lease_owner=owner,
-                            lease_until=now + lease_s,
-                            attempts=outbox.c.attempts + 1,
-                        )
-                        .returning(*outbox.c)
-                    )
+            claim = (
+                update(outbox)
+                .where(outbox.c.seq.in_(seqs))
+                .values(
+                    status="in_flight",
+                    lease_owner=owner,
+                    lease_until=now + lease_s,
+                    attempts=outbox.c.attempts + 1,
                 )
-                .mappings()
-                .all()
+                .returning(*outbox.c)
             )
+            return list(conn.execute(claim).mappings().all())
+
+        rows = await self._run(work)
         return sorted((_outbox_row(r) for r in rows), key=lambda r: r.seq)
 
     async def mark_delivered(self, row_id: str, *, owner: str, now: float) -> None:
-        async with self._tx() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
-                .values(
-                    status="delivered",
-                    delivered_at=now,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=None,
-                )
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
+            .values(
+                status="delivered",
+                delivered_at=now,
+                lease_owner=None,
+                lease_until=None,
+                last_error=None,
             )
+        )
+        await self._run(lambda conn: conn.execute(stmt))
 
     async def mark_failed(
         self, row_id: str, *, owner: str, error: str, retry_at: float | None
@@ -638,12 +620,12 @@ class SqlStore:
             values["status"] = "dead"
         else:
             values.update(status="retry", next_attempt_at=retry_at)
-        async with self._tx() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
-                .values(**values)
-            )
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.lease_owner == owner)
+            .values(**values)
+        )
+        await self._run(lambda conn: conn.execute(stmt))
 
     async def list_outbox(
         self, *, status: OutboxStatus | None = None, limit: int = 100
@@ -651,32 +633,31 @@ class SqlStore:
         query = select(outbox).order_by(outbox.c.seq.desc()).limit(limit)
         if status is not None:
             query = query.where(outbox.c.status == status)
-        async with self._tx() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+        rows = await self._run(lambda conn: conn.execute(query).mappings().all())
         return [_outbox_row(r) for r in rows]
 
     async def requeue(self, row_ids: list[str] | None, *, now: float) -> int:
         query = update(outbox).where(outbox.c.status == "dead")
         if row_ids is not None:
             query = query.where(outbox.c.id.in_(row_ids))
-        async with self._tx() as conn:
-            result = await conn.execute(
-                query.values(status="pending", attempts=0, next_attempt_at=now)
-            )
-        return int(result.rowcount)
+        stmt = query.values(status="pending", attempts=0, next_attempt_at=now)
+        return await self._run(lambda conn: int(conn.execute(stmt).rowcount))
 
     async def count_outbox(self) -> dict[str, int]:
-        async with self._tx() as conn:
-            rows = (
-                await conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
-            ).all()
+        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        rows = await self._run(lambda conn: conn.execute(query).all())
         return {str(s): int(n) for s, n in rows}
 
 
-def _sqlite_immediate_transactions(engine: AsyncEngine, *, synchronous: str) -> None:
+def _in_transaction(engine: Engine, work: Work[T]) -> T:
+    with engine.begin() as conn:
+        return work(conn)
+
+
+def _sqlite_immediate_transactions(engine: Engine, *, synchronous: str) -> None:
     """pysqlite's own BEGIN is deferred; take the write lock at BEGIN so claims are exclusive."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -686,7 +667,7 @@ def _sqlite_immediate_transactions(engine: AsyncEngine, *, synchronous: str) -> 
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
