@@ -16,7 +16,7 @@ from starlette.types import ASGIApp
 from botsvc.access import ConversationKeys
 from botsvc.api.deps import State
 from botsvc.api.errors import install_error_handlers
-from botsvc.api.metrics import Metrics
+from botsvc.api.metrics import Metrics, build_labels
 from botsvc.api.routes import conversations, helpdesk, ops, widget
 from botsvc.api.socketio_channel import mount_socketio, socketio_server
 from botsvc.config import Settings
@@ -63,8 +63,12 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                 action_endpoint=settings.action_endpoint,
                 action_timeout_s=settings.action_timeout_s,
             )
+            metrics = Metrics()
+            metrics.show_build(**build_labels(enc, project))
             dispatcher = (
-                dispatcher_from_settings(settings, store=store, http=http)
+                dispatcher_from_settings(
+                    settings, store=store, http=http, on_attempt=metrics.count_delivery
+                )
                 if settings.handoff_webhook_url
                 else None
             )
@@ -94,7 +98,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                 keys=keys,
                 dispatcher=dispatcher,
                 http=http,
-                metrics=Metrics(),
+                metrics=metrics,
             )
             task = (
                 asyncio.create_task(dispatcher.run_forever())

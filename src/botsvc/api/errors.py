@@ -81,7 +81,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(409, "conflict", str(exc))
 
     @app.exception_handler(Overloaded)
-    async def overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+    async def overloaded(request: Request, exc: Overloaded) -> JSONResponse:
+        state = getattr(request.app.state, "botsvc", None)
+        if state is not None:
+            state.metrics.rejected.inc()
         return _retry_later(503, "overloaded", str(exc), exc.retry_after_s)
 
     @app.exception_handler(Busy)

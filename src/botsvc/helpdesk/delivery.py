@@ -89,8 +89,10 @@ class Dispatcher:
         poll_s: float = 1.0,
         now: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        on_attempt: Callable[[str], None] = lambda outcome: None,
     ) -> None:
         self.store, self.http, self.url, self.secret = store, http, url, secret
+        self.on_attempt = on_attempt  # "delivered", "retry" or "dead", after each attempt
         self.max_attempts, self.backoff_base_s, self.backoff_cap_s = (
             max_attempts,
             backoff_base_s,
@@ -135,6 +137,7 @@ class Dispatcher:
             await self._failed(row, exc)
             return
         await self.store.mark_delivered(row.id, owner=self.owner, now=self.now())
+        self.on_attempt("delivered")
         log.info("delivered %s %s (attempt %d)", row.event, row.id, row.attempts)
 
     async def _post(self, row: OutboxRow) -> None:
@@ -167,6 +170,7 @@ class Dispatcher:
                 "dead letter %s %s after %d attempts: %s", row.event, row.id, row.attempts, exc
             )
             await self.store.mark_failed(row.id, owner=self.owner, error=str(exc), retry_at=None)
+            self.on_attempt("dead")
             return
         delay = backoff_delay(
             row.attempts, base_s=self.backoff_base_s, cap_s=self.backoff_cap_s, rng=self.rng
@@ -177,10 +181,15 @@ class Dispatcher:
         await self.store.mark_failed(
             row.id, owner=self.owner, error=str(exc), retry_at=self.now() + delay
         )
+        self.on_attempt("retry")
 
 
 def dispatcher_from_settings(
-    settings: Settings, *, store: Store, http: httpx.AsyncClient
+    settings: Settings,
+    *,
+    store: Store,
+    http: httpx.AsyncClient,
+    on_attempt: Callable[[str], None] = lambda outcome: None,
 ) -> Dispatcher:
     """The dispatcher the service and `botsvc dispatch` run; needs `handoff_webhook_url`."""
     assert settings.handoff_webhook_url, "no webhook URL: nothing to dispatch to"
@@ -196,4 +205,5 @@ def dispatcher_from_settings(
         lease_s=settings.delivery_lease_s,
         timeout_s=settings.webhook_timeout_s,
         poll_s=settings.delivery_poll_s,
+        on_attempt=on_attempt,
     )

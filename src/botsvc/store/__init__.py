@@ -136,6 +136,12 @@ class TurnWrite:
     outbox: tuple[OutboxEvent, ...] = ()
 
 
+@dataclass(frozen=True, kw_only=True)
+class OutboxBacklog:
+    counts: dict[str, int]  # status -> rows
+    oldest_undelivered_at: float | None  # pending, retry or in_flight; None when there is none
+
+
 class Listener(Protocol):
     """What `Store.listen` returns: started and stopped with the service."""
 
@@ -245,6 +251,9 @@ class Store(Protocol):
     async def requeue(self, row_ids: list[str] | None, *, now: float) -> int:
         """Puts dead rows (these, or all when None) back to pending; returns how many."""
 
+    async def outbox_backlog(self) -> OutboxBacklog:
+        """Rows by status, and when the oldest row still to be delivered was written."""
+
 
 def open_store(url: str, *, schema: str | None = None, sqlite_synchronous: str = "normal") -> Store:
     from botsvc.store.sql import SqlStore
@@ -260,6 +269,7 @@ __all__ = [
     "HandoffStatus",
     "MessageRecord",
     "NewMessage",
+    "OutboxBacklog",
     "OutboxEvent",
     "OutboxRow",
     "OutboxStatus",

@@ -54,6 +54,7 @@ from botsvc.store import (
     HandoffStatus,
     Listener,
     MessageRecord,
+    OutboxBacklog,
     OutboxRow,
     OutboxStatus,
     Rating,
@@ -644,9 +645,22 @@ class SqlStore:
         return await self._run(lambda conn: int(conn.execute(stmt).rowcount))
 
     async def count_outbox(self) -> dict[str, int]:
-        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
-        rows = await self._run(lambda conn: conn.execute(query).all())
-        return {str(s): int(n) for s, n in rows}
+        return (await self.outbox_backlog()).counts
+
+    async def outbox_backlog(self) -> OutboxBacklog:
+        counts = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        oldest = select(func.min(outbox.c.created_at)).where(
+            outbox.c.status.in_(("pending", "retry", "in_flight"))
+        )
+
+        def work(conn: Connection) -> OutboxBacklog:
+            by_status = {str(s): int(n) for s, n in conn.execute(counts).all()}
+            at = conn.scalar(oldest)
+            return OutboxBacklog(
+                counts=by_status, oldest_undelivered_at=None if at is None else float(at)
+            )
+
+        return await self._run(work)
 
 
 def _in_transaction(engine: Engine, work: Work[T]) -> T:

@@ -12,6 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from botsvc.api import render
 from botsvc.api import schemas as s
 from botsvc.api.deps import Admin, State, StateDep
+from botsvc.api.metrics import build_labels
+from botsvc.errors import ProjectError
 from botsvc.helpdesk.payloads import iso
 from botsvc.store import OutboxStatus
 
@@ -43,6 +45,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(st: StateDep) -> Response:
+    st.metrics.show_outbox(await st.store.outbox_backlog())  # read at scrape, one query
     return Response(generate_latest(st.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -50,7 +53,16 @@ async def metrics(st: StateDep) -> Response:
 async def reload(st: StateDep) -> dict[str, Any]:
     """Loads the project again (retraining or rebuilding kb_index/ if stale); an invalid
     project is refused with every problem and the running one stays."""
-    project = await st.project.reload()
+    try:
+        project = await st.project.reload()
+    except ProjectError:
+        st.metrics.reloads.labels("invalid").inc()
+        raise
+    except Exception:
+        st.metrics.reloads.labels("error").inc()
+        raise
+    st.metrics.reloads.labels("ok").inc()
+    st.metrics.show_build(**build_labels(st.embedder, project))
     return {
         "status": "reloaded",
         "intents": len(project.files.training.intents),
