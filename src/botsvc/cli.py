@@ -259,6 +259,7 @@ def serve(
     import uvicorn
 
     from botsvc.api.app import create_app
+    from botsvc.logs import configure_logging
     from botsvc.project import check_project, prepare_project
 
     settings = _settings(project)
@@ -268,6 +269,7 @@ def serve(
         for p in exc.problems:
             typer.echo(str(p), err=True)
         _fail("refusing to serve an invalid project (run `botsvc validate`)")
+    configure_logging(settings.redactor, fmt=settings.log_format, level=settings.log_level)
     if prepare:
         for line in prepare_project(settings.project_dir, _embedder(project)):
             typer.echo(line)
@@ -282,7 +284,8 @@ def serve(
             workers=workers,
             host=host,
             port=port,
-            log_level="info",
+            log_config=None,  # the workers log as app_from_environment configures
+            access_log=False,  # one event per turn instead (api/routes/conversations.py)
             loop="uvloop",
             http="httptools",
         )
@@ -291,7 +294,8 @@ def serve(
         create_app(settings),
         host=host,
         port=port,
-        log_level="info",
+        log_config=None,  # configure_logging's JSON lines, redacted
+        access_log=False,  # one event per turn instead (api/routes/conversations.py)
         loop="uvloop",
         http="httptools",
     )
@@ -346,11 +350,13 @@ def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
     import httpx
 
     from botsvc.helpdesk.delivery import dispatcher_from_settings
+    from botsvc.logs import configure_logging
     from botsvc.store import open_store
 
     settings = _settings(project)
     if not settings.handoff_webhook_url:
         _fail("BOTSVC_HANDOFF_WEBHOOK_URL is not set: nothing to deliver to", 2)
+    configure_logging(settings.redactor, fmt=settings.log_format, level=settings.log_level)
 
     async def run() -> None:
         store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)

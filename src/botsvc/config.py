@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from botsvc.encoders import Backend
+
+if TYPE_CHECKING:
+    from botsvc.redact import Redactor
 
 
 class Settings(BaseSettings):
@@ -52,6 +56,14 @@ class Settings(BaseSettings):
     # the conversation with a human
     queue_notice_after_s: float = 300.0
     business_hours: str = ""  # e.g. "Mon-Fri 08:00-20:00 Europe/Berlin"; empty: always open
+    # personal data: logs are always masked; with `redact`, stored transcripts, traces and
+    # webhooks too (the dialogue's own slots keep their values)
+    redact: bool = False
+    # more to mask, `label=regex` (or a bare regex) separated by ";", e.g. "customer_no=C\d{8}"
+    redact_patterns: Annotated[list[str], NoDecode] = []
+    phone_region: str = "US"  # phone numbers without a country code are read as this region's
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "info"
 
     @field_validator("api_keys", "server_keys", "cors_origins", mode="before")
     @classmethod
@@ -60,12 +72,32 @@ class Settings(BaseSettings):
             return [k.strip() for k in v.split(",") if k.strip()]
         return v
 
+    @field_validator("redact_patterns", mode="before")
+    @classmethod
+    def _split_patterns(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = [p.strip() for p in v.split(";") if p.strip()]
+        if isinstance(v, list):
+            from botsvc.redact import Redactor
+
+            try:
+                Redactor.with_patterns([str(p) for p in v])
+            except re.error as exc:
+                raise ValueError(f"BOTSVC_REDACT_PATTERNS: invalid regex: {exc}") from None
+        return v
+
     @model_validator(mode="after")
     def _default_db(self) -> Settings:
         self.project_dir = self.project_dir.resolve()
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.project_dir / 'var' / 'botsvc.db'}"
         return self
+
+    @property
+    def redactor(self) -> Redactor:
+        from botsvc.redact import Redactor
+
+        return Redactor.with_patterns(self.redact_patterns, phone_region=self.phone_region or None)
 
     @property
     def intents_dir(self) -> Path:

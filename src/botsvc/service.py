@@ -33,6 +33,7 @@ from botsvc.helpdesk.hours import BusinessHours
 from botsvc.helpdesk.payloads import MessageCreated, TranscriptEntry, iso
 from botsvc.live import MessageFeed
 from botsvc.project import LiveProject
+from botsvc.redact import Redactor
 from botsvc.store import (
     Conversation,
     Feedback,
@@ -109,8 +110,11 @@ class ChatService:
         hours: BusinessHours | None = None,
         on_outbox: Callable[[], None] = lambda: None,
         now: Callable[[], float] = time.time,
+        redactor: Redactor | None = None,
     ) -> None:
         self.store, self.embedder, self.project, self.feed = store, embedder, project, feed
+        # BOTSVC_REDACT: what is stored and sent is masked, what the customer is answered is not
+        self.masked = _Masked(redactor)
         self.links, self.keys = HandoffLinks(public_url), keys
         self.queue_notice_after_s, self.hours = queue_notice_after_s, hours
         self.on_outbox, self.now = on_outbox, now
@@ -249,16 +253,18 @@ class ChatService:
             outbox = (OutboxEvent(uuid.uuid4().hex, "handoff.created", conv.id, payload),)
         saving = time.perf_counter()
         saved = await self.store.save_turn(
-            TurnWrite(
-                conversation_id=conv.id,
-                lock_owner=lease.owner,
-                turn=turn,
-                messages=tuple(new_messages),
-                state=outcome.state,
-                status="human" if handoff else "bot",
-                handoff_id=handoff.id if handoff else None,
-                new_handoff=handoff,
-                outbox=outbox,
+            self.masked.write(
+                TurnWrite(
+                    conversation_id=conv.id,
+                    lock_owner=lease.owner,
+                    turn=turn,
+                    messages=tuple(new_messages),
+                    state=outcome.state,
+                    status="human" if handoff else "bot",
+                    handoff_id=handoff.id if handoff else None,
+                    new_handoff=handoff,
+                    outbox=outbox,
+                )
             )
         )
         saved_at = time.perf_counter()
@@ -315,21 +321,26 @@ class ChatService:
             reply_url=self.links.reply_url(handoff.id),
         )
         saved = await self.store.save_turn(
-            TurnWrite(
-                conversation_id=conv.id,
-                lock_owner=lease.owner,
-                turn=turn,
-                messages=(NewMessage("customer", msg.text),)
-                + tuple(NewMessage("bot", m.text, _message_data(m)) for m in replies),
-                state=conv.state,
-                status="human",
-                handoff_id=handoff.id,
-                changed_handoff=changed,
-                outbox=(
-                    OutboxEvent(
-                        uuid.uuid4().hex, "message.created", conv.id, event.model_dump(mode="json")
+            self.masked.write(
+                TurnWrite(
+                    conversation_id=conv.id,
+                    lock_owner=lease.owner,
+                    turn=turn,
+                    messages=(NewMessage("customer", msg.text),)
+                    + tuple(NewMessage("bot", m.text, _message_data(m)) for m in replies),
+                    state=conv.state,
+                    status="human",
+                    handoff_id=handoff.id,
+                    changed_handoff=changed,
+                    outbox=(
+                        OutboxEvent(
+                            uuid.uuid4().hex,
+                            "message.created",
+                            conv.id,
+                            event.model_dump(mode="json"),
+                        ),
                     ),
-                ),
+                )
             )
         )
         self.feed.publish(saved)
@@ -359,6 +370,40 @@ class ChatService:
             f"Our team is offline right now and back on {when}. Your conversation "
             "is saved and they'll pick it up then; you can leave more details here."
         )
+
+
+@dataclass(frozen=True)
+class _Masked:
+    """A turn's writes with personal data masked (no redactor: as they are). The state keeps its
+    slots, which the dialogue needs; the texts it remembers (to spot a repeated question, to
+    say the last reply again) are masked like the transcript."""
+
+    redactor: Redactor | None
+
+    def write(self, w: TurnWrite) -> TurnWrite:
+        r = self.redactor
+        if r is None:
+            return w
+        turn = w.turn and replace(w.turn, text=r.text(w.turn.text), trace=r.value(w.turn.trace))
+        state = w.state.model_copy(
+            update={
+                "recent_texts": [r.text(t) for t in w.state.recent_texts],
+                "last_reply": [replace(m, text=r.text(m.text)) for m in w.state.last_reply],
+            }
+        )
+        return replace(
+            w,
+            turn=turn,
+            messages=tuple(
+                replace(m, text=r.text(m.text), data=r.value(m.data)) for m in w.messages
+            ),
+            state=state,
+            # the customer as the site identified them is the helpdesk's to know
+            outbox=tuple(replace(ev, payload=r.value(ev.payload, keep=_KEEP)) for ev in w.outbox),
+        )
+
+
+_KEEP = frozenset({"customer"})
 
 
 def _ms(a: float, b: float) -> float:

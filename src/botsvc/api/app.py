@@ -25,6 +25,7 @@ from botsvc.helpdesk.agents import AgentDesk
 from botsvc.helpdesk.delivery import dispatcher_from_settings
 from botsvc.helpdesk.hours import BusinessHours
 from botsvc.live import MessageFeed
+from botsvc.logs import configure_logging
 from botsvc.nlu.dates import warm_up as warm_up_dates
 from botsvc.project import LiveProject, load_project
 from botsvc.service import ChatService
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                     queue_notice_after_s=settings.queue_notice_after_s,
                     hours=hours,
                     on_outbox=on_outbox,
+                    redactor=settings.redactor if settings.redact else None,
                 ),
                 agents=AgentDesk(store=store, feed=feed, on_outbox=on_outbox),
                 feed=feed,
@@ -143,4 +145,6 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
 
 def app_from_environment() -> ASGIApp:
     """For `botsvc serve --workers N`: each worker process reads the BOTSVC_* settings."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings.redactor, fmt=settings.log_format, level=settings.log_level)
+    return create_app(settings)

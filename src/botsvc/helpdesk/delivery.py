@@ -17,11 +17,13 @@ import time
 import uuid
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
 from botsvc.config import Settings
 from botsvc.errors import DeliveryError, WebhookRejected, WebhookUnreachable
+from botsvc.logs import log_event
 from botsvc.store import OutboxRow, Store
 
 log = logging.getLogger("botsvc.helpdesk.delivery")
@@ -138,7 +140,7 @@ class Dispatcher:
             return
         await self.store.mark_delivered(row.id, owner=self.owner, now=self.now())
         self.on_attempt("delivered")
-        log.info("delivered %s %s (attempt %d)", row.event, row.id, row.attempts)
+        log_event(log, "delivered", **_ids(row))
 
     async def _post(self, row: OutboxRow) -> None:
         body = encode_body(row.payload)
@@ -166,9 +168,7 @@ class Dispatcher:
 
     async def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
         if row.attempts >= self.max_attempts:
-            log.error(
-                "dead letter %s %s after %d attempts: %s", row.event, row.id, row.attempts, exc
-            )
+            log_event(log, "dead letter", level=logging.ERROR, **_ids(row), error=str(exc))
             await self.store.mark_failed(row.id, owner=self.owner, error=str(exc), retry_at=None)
             self.on_attempt("dead")
             return
@@ -177,11 +177,27 @@ class Dispatcher:
         )
         if isinstance(exc, WebhookRejected) and exc.retry_after is not None:
             delay = max(delay, min(exc.retry_after, self.backoff_cap_s))
-        log.warning("delivery %s %s failed (%s); retry in %.1fs", row.event, row.id, exc, delay)
+        log_event(
+            log,
+            "delivery failed",
+            level=logging.WARNING,
+            **_ids(row),
+            error=str(exc),
+            retry_in_s=delay,
+        )
         await self.store.mark_failed(
             row.id, owner=self.owner, error=str(exc), retry_at=self.now() + delay
         )
         self.on_attempt("retry")
+
+
+def _ids(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "delivery_id": row.id,
+        "webhook_event": row.event,
+        "conversation_id": row.conversation_id,
+        "attempt": row.attempts,
+    }
 
 
 def dispatcher_from_settings(

@@ -8,6 +8,7 @@ botsvc/access.py."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Annotated, Any
 
@@ -22,10 +23,12 @@ from botsvc.api import schemas as s
 from botsvc.api.deps import ApiKey, State, StateDep, access
 from botsvc.api.errors import ApiError
 from botsvc.domain import Customer
+from botsvc.logs import log_event
 from botsvc.nlu.parser import parse_response
 from botsvc.service import IncomingMessage, TurnResult
 
 router = APIRouter(dependencies=[ApiKey])
+log = logging.getLogger(__name__)
 
 
 def server_timing(timings_ms: dict[str, float]) -> str:
@@ -50,6 +53,21 @@ async def post(
         access,
     )
     st.metrics.count_turn(result, time.perf_counter() - started)
+    log_event(
+        log,
+        "turn",
+        conversation_id=conversation_id,
+        turn_id=result.turn_id,
+        channel=channel,
+        text=text,  # masked by the log formatter, whatever BOTSVC_REDACT says
+        handled_by=result.handled_by,
+        intent=result.intent.name if result.intent else None,
+        confidence=round(result.intent.confidence, 3) if result.intent else None,
+        flow=result.flow.flow_id if result.flow else None,
+        handoff_id=result.handoff.id if result.handed_off_now and result.handoff else None,
+        handoff_reason=result.handoff.reason if result.handed_off_now and result.handoff else None,
+        timings_ms=result.timings_ms,
+    )
     return result
 
 
