@@ -373,6 +373,43 @@ def dispatch(project: ProjectOpt = DEFAULT_PROJECT) -> None:
         asyncio.run(run())
 
 
+@app.command()
+def report(
+    project: ProjectOpt = DEFAULT_PROJECT,
+    since: Annotated[str, typer.Option(help="7d, 24h, or an ISO date")] = "7d",
+    until: Annotated[str | None, typer.Option(help="default: now")] = None,
+    channel: Annotated[str | None, typer.Option(help="one channel's conversations")] = None,
+    fcr_days: Annotated[float, typer.Option(help="a repeat within this is no FCR")] = 7.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """The bot's figures from the store: containment, escalation, FCR, CSAT, fallbacks,
+    intents and the flows' funnel (loads no model)."""
+    from botsvc.report import figures_json, parse_when, print_figures
+    from botsvc.store import Figures, FigureWindow, open_store
+
+    settings = _settings(project)
+    window = FigureWindow(
+        since=parse_when(since),
+        until=parse_when(until) if until else time.time(),
+        channel=channel,
+        fcr_window_s=fcr_days * 86400,
+    )
+
+    async def read() -> Figures:
+        store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        await store.open()
+        try:
+            return await store.figures(window)
+        finally:
+            await store.close()
+
+    figures = asyncio.run(read())
+    if as_json:
+        typer.echo(json.dumps(figures_json(figures), indent=2))
+    else:
+        print_figures(figures)
+
+
 @outbox_app.command("list")
 def outbox_list(
     project: ProjectOpt = DEFAULT_PROJECT,

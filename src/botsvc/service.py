@@ -47,6 +47,7 @@ from botsvc.store import (
     TurnWrite,
 )
 from botsvc.store.lease import Lease, leased
+from botsvc.turn_facts import turn_facts
 
 __all__ = ["ChatService", "ConversationView", "HandoffRef", "IncomingMessage", "TurnResult"]
 
@@ -209,6 +210,7 @@ class ChatService:
         trace = replace(
             outcome.trace, nlu=_nlu_trace(nlu), flow_position=outcome.flow, timings_ms=stages
         )
+        facts = turn_facts(replace(outcome, trace=trace), conv.state)
         turn = TurnRecord(
             id=uuid.uuid4().hex,
             conversation_id=conv.id,
@@ -216,6 +218,10 @@ class ChatService:
             handled_by=outcome.handled_by,
             trace=trace_as_json(trace),
             created_at=self.now(),
+            intent=facts.intent,
+            confidence=facts.confidence,
+            flow_id=facts.flow_id,
+            step_id=facts.step_id,
         )
         new_messages = [
             NewMessage("customer", msg.text, {"metadata": msg.metadata} if msg.metadata else {})
@@ -264,6 +270,7 @@ class ChatService:
                     handoff_id=handoff.id if handoff else None,
                     new_handoff=handoff,
                     outbox=outbox,
+                    flow_events=facts.flow_events,
                 )
             )
         )

@@ -50,6 +50,21 @@ class TurnRecord:
     handled_by: str
     trace: dict[str, Any]
     created_at: float
+    # for the figures: the intent the bot read (None: forwarded to a human unread), and the
+    # flow and step active after the turn
+    intent: str | None = None
+    confidence: float | None = None
+    flow_id: str | None = None
+    step_id: str | None = None
+
+
+FlowEventKind = Literal["started", "completed", "cancelled", "handed_off"]
+
+
+@dataclass(frozen=True)
+class FlowEvent:
+    flow_id: str
+    event: FlowEventKind
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +149,7 @@ class TurnWrite:
     new_handoff: Handoff | None = None
     changed_handoff: Handoff | None = None  # an existing handoff's new values (reply, resolve)
     outbox: tuple[OutboxEvent, ...] = ()
+    flow_events: tuple[FlowEvent, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,6 +270,13 @@ class Store(Protocol):
     async def outbox_backlog(self) -> OutboxBacklog:
         """Rows by status, and when the oldest row still to be delivered was written."""
 
+    async def figures(self, window: FigureWindow) -> Figures:
+        """Containment, escalation, FCR, CSAT, fallbacks, intents and the flows' funnel for a
+        window (store/figures.py), in one read transaction."""
+
+
+from botsvc.store.figures import Figures, FigureWindow  # noqa: E402  (uses the tables only)
+
 
 def open_store(url: str, *, schema: str | None = None, sqlite_synchronous: str = "normal") -> Store:
     from botsvc.store.sql import SqlStore
@@ -265,6 +288,10 @@ __all__ = [
     "LEASE_S",
     "Conversation",
     "ConversationStatus",
+    "FigureWindow",
+    "Figures",
+    "FlowEvent",
+    "FlowEventKind",
     "Handoff",
     "HandoffStatus",
     "MessageRecord",

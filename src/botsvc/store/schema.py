@@ -32,6 +32,7 @@ conversations = Table(
     Column("lock_until", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Index("ix_conversations_created", "created_at"),
 )
 
 messages = Table(
@@ -56,8 +57,32 @@ turns = Table(
     Column("handled_by", String(20), nullable=False),
     Column("trace", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
+    # what the figures count, taken out of the trace when the turn is written (store/figures.py)
+    Column("intent", String(200)),  # None: not read by the bot (forwarded to a human)
+    Column("confidence", Float),
+    Column("flow_id", String(200)),  # the flow active after the turn, and its step
+    Column("step_id", String(200)),
     Index("ix_turns_conversation", "conversation_id", "created_at"),
+    Index("ix_turns_created", "created_at"),
 )
+
+# Flows started, completed, cancelled and handed off, one row each: the funnel's counts.
+flow_events = Table(
+    "flow_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(200), ForeignKey("conversations.id"), nullable=False),
+    Column("turn_id", String(64), nullable=False),
+    Column("flow_id", String(200), nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_flow_events_created", "created_at"),
+    Index("ix_flow_events_conversation", "conversation_id", "flow_id"),
+)
+
+# Columns added to tables after their first release: `create_all` makes new tables only, so
+# a store opened on an older database adds these (store/sql.py `_upgrade`).
+ADDED_COLUMNS = {"turns": ("intent", "confidence", "flow_id", "step_id")}
 
 # "Was this helpful?" on a turn's answer: one row per turn, the customer's latest say.
 feedback = Table(
@@ -107,6 +132,8 @@ handoffs = Table(
     Column("agent_replied_at", Float),
     Column("queue_notified_at", Float),
     Index("ix_handoffs_status", "status"),
+    Index("ix_handoffs_created", "created_at"),
+    Index("ix_handoffs_conversation", "conversation_id"),
 )
 
 outbox = Table(

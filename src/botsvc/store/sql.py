@@ -34,6 +34,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -61,10 +62,13 @@ from botsvc.store import (
     TurnRecord,
     TurnWrite,
 )
+from botsvc.store.figures import Figures, FigureWindow, compute_figures
 from botsvc.store.notify import CHANNEL, NoListener, PgListener
 from botsvc.store.schema import (
+    ADDED_COLUMNS,
     conversations,
     feedback,
+    flow_events,
     handoffs,
     messages,
     metadata,
@@ -123,7 +127,7 @@ class SqlStore:
         )
         try:
             async with engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
+                await conn.run_sync(_create_or_upgrade)
         except (SQLAlchemyError, OSError) as exc:
             await engine.dispose()
             raise ConfigError(f"cannot open database {self.url.render_as_string()}: {exc}") from exc
@@ -142,7 +146,7 @@ class SqlStore:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         try:
             await asyncio.get_running_loop().run_in_executor(
-                thread, lambda: metadata.create_all(engine)
+                thread, _in_transaction, engine, _create_or_upgrade
             )
         except (SQLAlchemyError, OSError) as exc:
             engine.dispose()
@@ -301,8 +305,26 @@ class SqlStore:
                     handled_by=t.handled_by,
                     trace=t.trace,
                     created_at=t.created_at,
+                    intent=t.intent,
+                    confidence=t.confidence,
+                    flow_id=t.flow_id,
+                    step_id=t.step_id,
                 )
             )
+            if write.flow_events:
+                conn.execute(
+                    insert(flow_events),
+                    [
+                        {
+                            "conversation_id": t.conversation_id,
+                            "turn_id": t.id,
+                            "flow_id": ev.flow_id,
+                            "event": ev.event,
+                            "created_at": t.created_at,
+                        }
+                        for ev in write.flow_events
+                    ],
+                )
         if write.new_handoff is not None:
             conn.execute(insert(handoffs).values(**_handoff_values(write.new_handoff)))
         if write.changed_handoff is not None:
@@ -644,6 +666,9 @@ class SqlStore:
         stmt = query.values(status="pending", attempts=0, next_attempt_at=now)
         return await self._run(lambda conn: int(conn.execute(stmt).rowcount))
 
+    async def figures(self, window: FigureWindow) -> Figures:
+        return await self._run(lambda conn: compute_figures(conn, window))
+
     async def count_outbox(self) -> dict[str, int]:
         return (await self.outbox_backlog()).counts
 
@@ -661,6 +686,24 @@ class SqlStore:
             )
 
         return await self._run(work)
+
+
+def _create_or_upgrade(conn: Connection) -> None:
+    """The tables, and on a database made by an older release the columns and indexes added
+    since (`schema.ADDED_COLUMNS`); nothing is ever dropped or changed."""
+    metadata.create_all(conn)
+    present = inspect(conn)
+    for table_name, names in ADDED_COLUMNS.items():
+        have = {c["name"] for c in present.get_columns(table_name)}
+        table = metadata.tables[table_name]
+        for name in names:
+            if name not in have:
+                column = table.c[name]
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE {table_name} ADD COLUMN "{name}" {kind}')
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 def _in_transaction(engine: Engine, work: Work[T]) -> T:

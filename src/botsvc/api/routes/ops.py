@@ -12,10 +12,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from botsvc.api import render
 from botsvc.api import schemas as s
 from botsvc.api.deps import Admin, State, StateDep
+from botsvc.api.errors import ApiError
 from botsvc.api.metrics import build_labels
-from botsvc.errors import ProjectError
+from botsvc.errors import ConfigError, ProjectError
 from botsvc.helpdesk.payloads import iso
-from botsvc.store import OutboxStatus
+from botsvc.report import figures_json, parse_when
+from botsvc.store import FigureWindow, OutboxStatus
 
 router = APIRouter()
 
@@ -69,6 +71,27 @@ async def reload(st: StateDep) -> dict[str, Any]:
         "flows": len(project.spec.flows),
         "warnings": [str(w) for w in project.files.warnings],
     }
+
+
+@router.get("/admin/figures", dependencies=[Admin])
+async def figures(
+    st: StateDep,
+    since: Annotated[str, Query(description="7d, 24h, or an ISO date")] = "7d",
+    until: Annotated[str | None, Query(description="default: now")] = None,
+    channel: str | None = None,
+    fcr_days: Annotated[float, Query(gt=0, le=365)] = 7.0,
+) -> dict[str, Any]:
+    """The figures `botsvc report --json` prints, for dashboards."""
+    try:
+        window = FigureWindow(
+            since=parse_when(since),
+            until=parse_when(until) if until else time.time(),
+            channel=channel,
+            fcr_window_s=fcr_days * 86400,
+        )
+    except ConfigError as exc:
+        raise ApiError(422, "invalid_window", str(exc)) from None
+    return figures_json(await st.store.figures(window))
 
 
 @router.get("/admin/outbox", dependencies=[Admin])
