@@ -380,12 +380,16 @@ def report(
     until: Annotated[str | None, typer.Option(help="default: now")] = None,
     channel: Annotated[str | None, typer.Option(help="one channel's conversations")] = None,
     fcr_days: Annotated[float, typer.Option(help="a repeat within this is no FCR")] = 7.0,
+    clusters: Annotated[
+        bool, typer.Option(help="group the unanswered questions (loads the encoder)")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """The bot's figures from the store: containment, escalation, FCR, CSAT, fallbacks,
-    intents and the flows' funnel (loads no model)."""
-    from botsvc.report import figures_json, parse_when, print_figures
-    from botsvc.store import Figures, FigureWindow, open_store
+    """The bot's figures from the store (containment, escalation, FCR, CSAT, fallbacks, intents,
+    the flows' funnel) and the unanswered questions, grouped."""
+    from botsvc.report import cluster_json, figures_json, parse_when, print_clusters, print_figures
+    from botsvc.store import Figures, FigureWindow, UnansweredMessage, open_store
+    from botsvc.unanswered import cluster_unanswered
 
     settings = _settings(project)
     window = FigureWindow(
@@ -395,19 +399,28 @@ def report(
         fcr_window_s=fcr_days * 86400,
     )
 
-    async def read() -> Figures:
+    async def read() -> tuple[Figures, list[UnansweredMessage]]:
         store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
         await store.open()
         try:
-            return await store.figures(window)
+            gaps = await store.unanswered(since=window.since, until=window.until)
+            return await store.figures(window), gaps if clusters else []
         finally:
             await store.close()
 
-    figures = asyncio.run(read())
+    figures, gaps = asyncio.run(read())
+    groups = (
+        cluster_unanswered(gaps, _embedder(project), since=window.since, until=window.until)
+        if clusters and gaps
+        else []
+    )
     if as_json:
-        typer.echo(json.dumps(figures_json(figures), indent=2))
+        out = {**figures_json(figures), "clusters": [cluster_json(c) for c in groups]}
+        typer.echo(json.dumps(out, indent=2))
     else:
         print_figures(figures)
+        if clusters:
+            print_clusters(groups)
 
 
 @outbox_app.command("list")

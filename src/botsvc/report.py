@@ -13,8 +13,9 @@ from rich.table import Table
 
 from botsvc.errors import ConfigError
 from botsvc.store import Figures
+from botsvc.unanswered import Cluster
 
-__all__ = ["figures_json", "parse_when", "print_figures"]
+__all__ = ["cluster_json", "figures_json", "parse_when", "print_clusters", "print_figures"]
 
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -37,6 +38,30 @@ def parse_when(text: str, *, now: float | None = None) -> float:
 
 def figures_json(f: Figures) -> dict[str, Any]:
     return dataclasses.asdict(f)
+
+
+def cluster_json(c: Cluster) -> dict[str, Any]:
+    return {**dataclasses.asdict(c), "suggested_intent": c.suggested_intent}
+
+
+def print_clusters(clusters: list[Cluster], console: Console | None = None, top: int = 10) -> None:
+    out = console or Console()
+    if not clusters:
+        out.print("No unanswered questions came up more than once.")
+        return
+    t = Table(title="Unanswered questions, grouped (export: GET /admin/unanswered/ID/export)")
+    for col in ("id", "messages", "trend", "top terms", "most central message", "why"):
+        t.add_column(col)
+    for c in clusters[:top]:
+        t.add_row(
+            c.id,
+            str(c.size),
+            f"{c.earlier} -> {c.recent}",
+            ", ".join(c.terms),
+            c.label,
+            ", ".join(f"{k} {n}" for k, n in c.reasons.items()),
+        )
+    out.print(t)
 
 
 def _pct(x: float | None) -> str:

@@ -222,6 +222,7 @@ class ChatService:
             confidence=facts.confidence,
             flow_id=facts.flow_id,
             step_id=facts.step_id,
+            gap=facts.gap,
         )
         new_messages = [
             NewMessage("customer", msg.text, {"metadata": msg.metadata} if msg.metadata else {})

@@ -28,6 +28,7 @@ class TurnFacts:
     flow_id: str | None
     step_id: str | None
     flow_events: tuple[FlowEvent, ...]
+    gap: str | None  # why the message went unanswered, for the clusters of unanswered questions
 
 
 def turn_facts(outcome: Outcome, before: DialogueState) -> TurnFacts:
@@ -56,4 +57,19 @@ def turn_facts(outcome: Outcome, before: DialogueState) -> TurnFacts:
         flow_id=outcome.flow.flow_id if outcome.flow else None,
         step_id=outcome.flow.step_id if outcome.flow else None,
         flow_events=tuple(FlowEvent(flow, kind) for flow, kind in seen),
+        gap=_gap(outcome),
     )
+
+
+def _gap(outcome: Outcome) -> str | None:
+    """A handoff for low confidence, a knowledge-base answer found but declined (below its
+    threshold or an escalation floor), or a fallback: the message the bot could not answer."""
+    if outcome.handoff is not None and outcome.handoff.reason == "low_confidence":
+        return "low_confidence"
+    kb = outcome.trace.kb
+    answered = outcome.handled_by in ("kb", "flow")
+    if kb is not None and kb.hits and not answered and (not kb.answered or kb.declined_by):
+        return "kb_declined"
+    if outcome.handled_by == "fallback":
+        return "fallback"
+    return None

@@ -56,6 +56,18 @@ class TurnRecord:
     confidence: float | None = None
     flow_id: str | None = None
     step_id: str | None = None
+    gap: str | None = None  # why it went unanswered: fallback, kb_declined, low_confidence
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnansweredMessage:
+    """A customer's message the bot could not answer, or whose answer was "not helpful"."""
+
+    turn_id: str
+    conversation_id: str
+    text: str
+    reason: str  # fallback, kb_declined, low_confidence, not_helpful
+    created_at: float
 
 
 FlowEventKind = Literal["started", "completed", "cancelled", "handed_off"]
@@ -270,6 +282,12 @@ class Store(Protocol):
     async def outbox_backlog(self) -> OutboxBacklog:
         """Rows by status, and when the oldest row still to be delivered was written."""
 
+    async def unanswered(
+        self, *, since: float, until: float, limit: int = 5000
+    ) -> list[UnansweredMessage]:
+        """The newest `limit` messages of the window that went unanswered or were rated not
+        helpful, newest first."""
+
     async def figures(self, window: FigureWindow) -> Figures:
         """Containment, escalation, FCR, CSAT, fallbacks, intents and the flows' funnel for a
         window (store/figures.py), in one read transaction."""
@@ -305,5 +323,6 @@ __all__ = [
     "Store",
     "TurnRecord",
     "TurnWrite",
+    "UnansweredMessage",
     "open_store",
 ]

@@ -62,6 +62,8 @@ turns = Table(
     Column("confidence", Float),
     Column("flow_id", String(200)),  # the flow active after the turn, and its step
     Column("step_id", String(200)),
+    # why the bot did not answer it (fallback, kb_declined, low_confidence); None: it did
+    Column("gap", String(20)),
     Index("ix_turns_conversation", "conversation_id", "created_at"),
     Index("ix_turns_created", "created_at"),
 )
@@ -82,7 +84,7 @@ flow_events = Table(
 
 # Columns added to tables after their first release: `create_all` makes new tables only, so
 # a store opened on an older database adds these (store/sql.py `_upgrade`).
-ADDED_COLUMNS = {"turns": ("intent", "confidence", "flow_id", "step_id")}
+ADDED_COLUMNS = {"turns": ("intent", "confidence", "flow_id", "step_id", "gap")}
 
 # "Was this helpful?" on a turn's answer: one row per turn, the customer's latest say.
 feedback = Table(

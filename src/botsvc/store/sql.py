@@ -35,8 +35,10 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -61,6 +63,7 @@ from botsvc.store import (
     Rating,
     TurnRecord,
     TurnWrite,
+    UnansweredMessage,
 )
 from botsvc.store.figures import Figures, FigureWindow, compute_figures
 from botsvc.store.notify import CHANNEL, NoListener, PgListener
@@ -309,6 +312,7 @@ class SqlStore:
                     confidence=t.confidence,
                     flow_id=t.flow_id,
                     step_id=t.step_id,
+                    gap=t.gap,
                 )
             )
             if write.flow_events:
@@ -665,6 +669,31 @@ class SqlStore:
             query = query.where(outbox.c.id.in_(row_ids))
         stmt = query.values(status="pending", attempts=0, next_attempt_at=now)
         return await self._run(lambda conn: int(conn.execute(stmt).rowcount))
+
+    async def unanswered(
+        self, *, since: float, until: float, limit: int = 5000
+    ) -> list[UnansweredMessage]:
+        in_window = and_(turns.c.created_at >= since, turns.c.created_at < until)
+        cols = (turns.c.id, turns.c.conversation_id, turns.c.text, turns.c.created_at)
+        gaps = select(*cols, turns.c.gap.label("reason")).where(in_window, turns.c.gap.is_not(None))
+        unhelpful = (
+            select(*cols, literal("not_helpful").label("reason"))
+            .join(feedback, feedback.c.turn_id == turns.c.id)
+            .where(in_window, feedback.c.helpful.is_(False))
+        )
+        both = union_all(gaps, unhelpful).subquery()
+        query = select(both).order_by(both.c.created_at.desc()).limit(limit)
+        rows = await self._run(lambda conn: conn.execute(query).all())
+        return [
+            UnansweredMessage(
+                turn_id=r.id,
+                conversation_id=r.conversation_id,
+                text=r.text,
+                reason=r.reason,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ]
 
     async def figures(self, window: FigureWindow) -> Figures:
         return await self._run(lambda conn: compute_figures(conn, window))
