@@ -17,7 +17,7 @@ from botsvc.access import ConversationKeys
 from botsvc.api.deps import State
 from botsvc.api.errors import install_error_handlers
 from botsvc.api.metrics import Metrics, build_labels
-from botsvc.api.routes import conversations, helpdesk, ops, widget
+from botsvc.api.routes import admin, conversations, helpdesk, ops, widget
 from botsvc.api.socketio_channel import mount_socketio, socketio_server
 from botsvc.config import Settings
 from botsvc.embedding import Embedder, embedder_for
@@ -138,6 +138,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
     app.include_router(conversations.router)
     app.include_router(helpdesk.router)
     app.include_router(ops.router)
+    app.include_router(admin.router)
     app.include_router(widget.router(demo_page=settings.demo_page))
     sio = socketio_server(settings, state=lambda: app.state.botsvc)
     return mount_socketio(app, sio)

@@ -288,11 +288,18 @@ class Store(Protocol):
         """The newest `limit` messages of the window that went unanswered or were rated not
         helpful, newest first."""
 
+    async def handoffs_of(self, conversation_id: str) -> list[Handoff]:
+        """Every handoff of a conversation, oldest first."""
+
+    async def browse(self, f: BrowseFilter) -> list[ConversationSummary]:
+        """The conversations `f` asks for, newest first (store/browse.py)."""
+
     async def figures(self, window: FigureWindow) -> Figures:
         """Containment, escalation, FCR, CSAT, fallbacks, intents and the flows' funnel for a
         window (store/figures.py), in one read transaction."""
 
 
+from botsvc.store.browse import BrowseFilter, ConversationSummary  # noqa: E402  (tables only)
 from botsvc.store.figures import Figures, FigureWindow  # noqa: E402  (uses the tables only)
 
 
@@ -304,6 +311,8 @@ def open_store(url: str, *, schema: str | None = None, sqlite_synchronous: str =
 
 __all__ = [
     "LEASE_S",
+    "BrowseFilter",
+    "ConversationSummary",
     "Conversation",
     "ConversationStatus",
     "FigureWindow",

@@ -65,6 +65,7 @@ from botsvc.store import (
     TurnWrite,
     UnansweredMessage,
 )
+from botsvc.store.browse import BrowseFilter, ConversationSummary, browse_conversations
 from botsvc.store.figures import Figures, FigureWindow, compute_figures
 from botsvc.store.notify import CHANNEL, NoListener, PgListener
 from botsvc.store.schema import (
@@ -694,6 +695,18 @@ class SqlStore:
             )
             for r in rows
         ]
+
+    async def handoffs_of(self, conversation_id: str) -> list[Handoff]:
+        query = (
+            select(handoffs)
+            .where(handoffs.c.conversation_id == conversation_id)
+            .order_by(handoffs.c.created_at)
+        )
+        rows = await self._run(lambda conn: conn.execute(query).mappings().all())
+        return [_handoff(r) for r in rows]
+
+    async def browse(self, f: BrowseFilter) -> list[ConversationSummary]:
+        return await self._run(lambda conn: browse_conversations(conn, f))
 
     async def figures(self, window: FigureWindow) -> Figures:
         return await self._run(lambda conn: compute_figures(conn, window))
