@@ -11,20 +11,28 @@ import json
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from botsvc.errors import BotError, ConfigError, ProjectError
 
+if TYPE_CHECKING:
+    from botsvc.store import Store
+
+T = TypeVar("T")
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="botsvc: hybrid support chatbot")
 kb_app = typer.Typer(no_args_is_help=True, help="Knowledge base: build the index, search it.")
 eval_app = typer.Typer(no_args_is_help=True, help="Measure intents and retrieval on test data.")
 outbox_app = typer.Typer(no_args_is_help=True, help="Webhook outbox: list, retry dead letters.")
+customer_app = typer.Typer(no_args_is_help=True, help="A customer's data: export, erase (GDPR).")
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(customer_app, name="customer")
 
 ProjectOpt = Annotated[
     Path, typer.Option("--project", "-p", help="folder with intents/, flows/, kb/")
@@ -421,6 +429,76 @@ def report(
         print_figures(figures)
         if clusters:
             print_clusters(groups)
+
+
+@app.command()
+def purge(
+    project: ProjectOpt = DEFAULT_PROJECT,
+    older_than: Annotated[
+        str | None, typer.Option(help="idle this long: 90d (default: BOTSVC_RETENTION_DAYS)")
+    ] = None,
+    delete: Annotated[
+        bool, typer.Option("--delete/--anonymise", help="delete, or keep them anonymised")
+    ] = False,
+) -> None:
+    """Delete or anonymise conversations idle for longer than the retention age."""
+    from botsvc.report import parse_when
+    from botsvc.store import PurgeResult
+
+    settings = _settings(project)
+    if older_than is None and settings.retention_days is None:
+        _fail("say --older-than 90d, or set BOTSVC_RETENTION_DAYS", 2)
+    idle_before = (
+        parse_when(older_than) if older_than else time.time() - settings.retention_days * 86400
+    )
+
+    async def run(store: Store) -> PurgeResult:
+        return await store.purge(idle_before=idle_before, anonymise=not delete)
+
+    r = _with_store(settings, run)
+    typer.echo(
+        f"deleted {r.deleted}, anonymised {r.anonymised}; {r.waiting} wait for their webhooks"
+    )
+
+
+@customer_app.command("export")
+def customer_export(customer_id: str, project: ProjectOpt = DEFAULT_PROJECT) -> None:
+    """Everything stored about a customer, as JSON (GDPR access)."""
+
+    async def run(store: Store) -> dict[str, Any]:
+        return await store.customer_data(customer_id)
+
+    typer.echo(json.dumps(_with_store(_settings(project), run), indent=2, default=str))
+
+
+@customer_app.command("erase")
+def customer_erase(
+    customer_id: str,
+    project: ProjectOpt = DEFAULT_PROJECT,
+    yes: Annotated[bool, typer.Option("--yes", help="no question asked")] = False,
+) -> None:
+    """Delete every conversation of a customer (GDPR erasure)."""
+    if not yes and not typer.confirm(f"Delete every conversation of {customer_id!r}?"):
+        raise Exit(1)
+
+    async def run(store: Store) -> int:
+        return await store.erase_customer(customer_id)
+
+    typer.echo(f"erased {_with_store(_settings(project), run)} conversation(s) of {customer_id}")
+
+
+def _with_store(settings: Any, work: Callable[[Store], Awaitable[T]]) -> T:
+    from botsvc.store import open_store
+
+    async def run() -> T:
+        store = open_store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        await store.open()
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
 
 
 @outbox_app.command("list")

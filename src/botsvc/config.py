@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # more to mask, `label=regex` (or a bare regex) separated by ";", e.g. "customer_no=C\d{8}"
     redact_patterns: Annotated[list[str], NoDecode] = []
     phone_region: str = "US"  # phone numbers without a country code are read as this region's
+    # retention: conversations idle for longer are anonymised (figures kept) or deleted, hourly
+    retention_days: Annotated[float | None, Field(gt=0)] = None  # None: kept until purged
+    retention_action: Literal["anonymise", "delete"] = "anonymise"
     log_format: Literal["json", "text"] = "json"
     log_level: str = "info"
 

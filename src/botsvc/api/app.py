@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
+import time
 from collections.abc import AsyncIterator
 
 import anyio
@@ -21,17 +24,19 @@ from botsvc.api.routes import admin, conversations, helpdesk, ops, widget
 from botsvc.api.socketio_channel import mount_socketio, socketio_server
 from botsvc.config import Settings
 from botsvc.embedding import Embedder, embedder_for
+from botsvc.errors import BotError
 from botsvc.helpdesk.agents import AgentDesk
 from botsvc.helpdesk.delivery import dispatcher_from_settings
 from botsvc.helpdesk.hours import BusinessHours
 from botsvc.live import MessageFeed
-from botsvc.logs import configure_logging
+from botsvc.logs import configure_logging, log_event
 from botsvc.nlu.dates import warm_up as warm_up_dates
 from botsvc.project import LiveProject, load_project
 from botsvc.service import ChatService
-from botsvc.store import open_store
+from botsvc.store import Store, open_store
 
 __all__ = ["app_from_environment", "create_app"]
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIApp:
@@ -109,10 +114,19 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
             )
             # dateparser's data (0.4 s), once, after ready rather than on a customer's message
             warming = asyncio.create_task(anyio.to_thread.run_sync(warm_up_dates))
+            retention = (
+                asyncio.create_task(keep_retention(store, settings))
+                if settings.retention_days
+                else None
+            )
             try:
                 yield
             finally:
                 await warming
+                if retention is not None:
+                    retention.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await retention
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -142,6 +156,25 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
     app.include_router(widget.router(demo_page=settings.demo_page))
     sio = socketio_server(settings, state=lambda: app.state.botsvc)
     return mount_socketio(app, sio)
+
+
+RETENTION_EVERY_S = 3600.0
+
+
+async def keep_retention(store: Store, settings: Settings) -> None:
+    """BOTSVC_RETENTION_DAYS: at start and then hourly, conversations idle for longer are
+    anonymised or deleted (replicas doing it at once only repeat each other's work)."""
+    assert settings.retention_days is not None
+    while True:
+        try:
+            result = await store.purge(
+                idle_before=time.time() - settings.retention_days * 86400,
+                anonymise=settings.retention_action == "anonymise",
+            )
+            log_event(log, "retention", **dataclasses.asdict(result))
+        except BotError:
+            log.exception("retention purge failed; trying again in an hour")
+        await asyncio.sleep(RETENTION_EVERY_S)
 
 
 def app_from_environment() -> ASGIApp:

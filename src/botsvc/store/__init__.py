@@ -288,6 +288,16 @@ class Store(Protocol):
         """The newest `limit` messages of the window that went unanswered or were rated not
         helpful, newest first."""
 
+    async def purge(self, *, idle_before: float, anonymise: bool) -> PurgeResult:
+        """Conversations idle since before `idle_before` deleted or anonymised, except those
+        with webhooks still to deliver (store/retention.py)."""
+
+    async def customer_data(self, customer_id: str) -> dict[str, Any]:
+        """Everything stored about a customer (GDPR access), JSON-ready."""
+
+    async def erase_customer(self, customer_id: str) -> int:
+        """Every conversation of a customer deleted (GDPR erasure); returns how many."""
+
     async def handoffs_of(self, conversation_id: str) -> list[Handoff]:
         """Every handoff of a conversation, oldest first."""
 
@@ -301,6 +311,7 @@ class Store(Protocol):
 
 from botsvc.store.browse import BrowseFilter, ConversationSummary  # noqa: E402  (tables only)
 from botsvc.store.figures import Figures, FigureWindow  # noqa: E402  (uses the tables only)
+from botsvc.store.retention import PurgeResult  # noqa: E402  (uses the tables only)
 
 
 def open_store(url: str, *, schema: str | None = None, sqlite_synchronous: str = "normal") -> Store:
@@ -327,6 +338,7 @@ __all__ = [
     "OutboxEvent",
     "OutboxRow",
     "OutboxStatus",
+    "PurgeResult",
     "Rating",
     "Listener",
     "Store",

@@ -68,6 +68,7 @@ from botsvc.store import (
 from botsvc.store.browse import BrowseFilter, ConversationSummary, browse_conversations
 from botsvc.store.figures import Figures, FigureWindow, compute_figures
 from botsvc.store.notify import CHANNEL, NoListener, PgListener
+from botsvc.store.retention import PurgeResult, customer_data, erase_customer, purge
 from botsvc.store.schema import (
     ADDED_COLUMNS,
     conversations,
@@ -695,6 +696,17 @@ class SqlStore:
             )
             for r in rows
         ]
+
+    async def purge(self, *, idle_before: float, anonymise: bool) -> PurgeResult:
+        return await self._run(
+            lambda conn: purge(conn, idle_before=idle_before, anonymise=anonymise)
+        )
+
+    async def customer_data(self, customer_id: str) -> dict[str, Any]:
+        return await self._run(lambda conn: customer_data(conn, customer_id))
+
+    async def erase_customer(self, customer_id: str) -> int:
+        return await self._run(lambda conn: erase_customer(conn, customer_id))
 
     async def handoffs_of(self, conversation_id: str) -> list[Handoff]:
         query = (

@@ -158,3 +158,16 @@ async def export_cluster(
         body, media = as_kb_stub(found[0]), "text/markdown"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(body, media_type=media, headers=headers)
+
+
+@router.get("/admin/customers/{customer_id}/data", dependencies=[Admin])
+async def customer_data(st: StateDep, customer_id: str) -> dict[str, Any]:
+    """Everything stored about a customer (GDPR access), as `botsvc customer export` gives it."""
+    return await st.store.customer_data(customer_id)
+
+
+@router.delete("/admin/customers/{customer_id}", dependencies=[Admin])
+async def erase_customer(st: StateDep, customer_id: str) -> dict[str, Any]:
+    """Every conversation of a customer deleted (GDPR erasure), webhooks not yet sent included."""
+    n = await st.store.erase_customer(customer_id)
+    return {"customer_id": customer_id, "conversations_erased": n}
