@@ -34,9 +34,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(customer_app, name="customer")
 
-ProjectOpt = Annotated[
-    Path, typer.Option("--project", "-p", help="folder with intents/, flows/, kb/")
-]
+ProjectOpt = Annotated[Path, typer.Option("--project", help="folder with intents/, flows/, kb/")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 DEFAULT_PROJECT = Path(os.environ.get("BOTSVC_PROJECT_DIR", "."))
 
@@ -257,11 +255,14 @@ def test_conversations(
 def serve(
     project: ProjectOpt = DEFAULT_PROJECT,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
+    port: Annotated[int, typer.Option("--port", "-p", help="as in `rasa run`")] = 8000,
     prepare: Annotated[bool, typer.Option(help="train and build kb_index/ first if stale")] = False,
     workers: Annotated[
         int, typer.Option(help="processes, each with its own model and one encoder thread")
     ] = 1,
+    watch: Annotated[
+        bool, typer.Option(help="reload on file changes; admin routes open on loopback")
+    ] = False,
 ) -> None:
     """Serve the HTTP API. Refuses to start on an invalid project, and says why."""
     import uvicorn
@@ -270,7 +271,7 @@ def serve(
     from botsvc.logs import configure_logging
     from botsvc.project import check_project, prepare_project
 
-    settings = _settings(project)
+    settings = _settings(project, watch=watch)
     try:
         check_project(settings.project_dir)
     except ProjectError as exc:
@@ -286,6 +287,7 @@ def serve(
     if workers > 1:
         # each worker process builds its own app from the environment (the same settings)
         os.environ["BOTSVC_PROJECT_DIR"] = str(settings.project_dir)
+        os.environ["BOTSVC_WATCH"] = "true" if watch else "false"
         uvicorn.run(
             "botsvc.api.app:app_from_environment",
             factory=True,

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     # retention: conversations idle for longer are anonymised (figures kept) or deleted, hourly
     retention_days: Annotated[float | None, Field(gt=0)] = None  # None: kept until purged
     retention_action: Literal["anonymise", "delete"] = "anonymise"
+    watch: bool = False  # reload when the project's files change (`serve --watch`, developing)
     log_format: Literal["json", "text"] = "json"
     log_level: str = "info"
 

@@ -66,7 +66,7 @@ async def test_purge_from_the_command_line(client: httpx.AsyncClient, db: Path) 
     env = {**os.environ, "BOTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
     cmd = [sys.executable, "-m", "botsvc", "purge", "--older-than", "0s", "--delete"]
     done = await asyncio.to_thread(
-        subprocess.run, [*cmd, "-p", str(REPO)], env=env, capture_output=True, text=True
+        subprocess.run, [*cmd, "--project", str(REPO)], env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("deleted 1,")

@@ -34,6 +34,7 @@ from botsvc.nlu.dates import warm_up as warm_up_dates
 from botsvc.project import LiveProject, load_project
 from botsvc.service import ChatService
 from botsvc.store import Store, open_store
+from botsvc.watch import watch_project
 
 __all__ = ["app_from_environment", "create_app"]
 log = logging.getLogger(__name__)
@@ -114,6 +115,11 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
             )
             # dateparser's data (0.4 s), once, after ready rather than on a customer's message
             warming = asyncio.create_task(anyio.to_thread.run_sync(warm_up_dates))
+            watching = (
+                asyncio.create_task(watch_project(live, settings.project_dir))
+                if settings.watch
+                else None
+            )
             retention = (
                 asyncio.create_task(keep_retention(store, settings))
                 if settings.retention_days
@@ -123,10 +129,11 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                 yield
             finally:
                 await warming
-                if retention is not None:
-                    retention.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await retention
+                for background in (retention, watching):
+                    if background is not None:
+                        background.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await background
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

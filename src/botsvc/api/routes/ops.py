@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Any
 
@@ -15,9 +16,12 @@ from botsvc.api.deps import Admin, State, StateDep
 from botsvc.api.metrics import build_labels
 from botsvc.errors import ProjectError
 from botsvc.helpdesk.payloads import iso
+from botsvc.logs import log_event
+from botsvc.project_diff import project_changes, summary
 from botsvc.store import OutboxStatus
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 @router.get("/healthz")
@@ -53,6 +57,7 @@ async def metrics(st: StateDep) -> Response:
 async def reload(st: StateDep) -> dict[str, Any]:
     """Loads the project again (retraining or rebuilding kb_index/ if stale); an invalid
     project is refused with every problem and the running one stays."""
+    before = st.project.current
     try:
         project = await st.project.reload()
     except ProjectError:
@@ -63,11 +68,14 @@ async def reload(st: StateDep) -> dict[str, Any]:
         raise
     st.metrics.reloads.labels("ok").inc()
     st.metrics.show_build(**build_labels(st.embedder, project))
+    changes = project_changes(before, project)
+    log_event(log, "reload", changes=summary(changes))
     return {
         "status": "reloaded",
         "intents": len(project.files.training.intents),
         "flows": len(project.spec.flows),
         "warnings": [str(w) for w in project.files.warnings],
+        "changes": changes,
     }
 
 
