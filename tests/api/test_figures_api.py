@@ -51,7 +51,17 @@ async def test_the_dashboard_figures_and_the_report_agree(
     assert flow["started"] == 1 and flow["dropped"]  # still waiting for the order number
 
     env = {**os.environ, "BOTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
-    cmd = [sys.executable, "-m", "botsvc", "report", "--json", "--since", "1h", "--project", str(REPO)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "botsvc",
+        "report",
+        "--json",
+        "--since",
+        "1h",
+        "--project",
+        str(REPO),
+    ]
     done = await asyncio.to_thread(
         subprocess.run, cmd, env=env, capture_output=True, text=True, timeout=120
     )
