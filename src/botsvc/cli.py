@@ -64,6 +64,18 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 @app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="where to make the bot")] = Path("."),
+) -> None:
+    """Make a small working bot to start from (intents, flows, KB articles, tests)."""
+    from botsvc.scaffold import init_project
+
+    written = init_project(folder)
+    typer.echo(f"made a bot in {folder.resolve()} ({len(written)} files). Next:")
+    typer.echo(f"  cd {folder} && botsvc train && botsvc kb build && botsvc test && botsvc shell")
+
+
+@app.command()
 def validate(project: ProjectOpt = DEFAULT_PROJECT, as_json: JsonOpt = False) -> None:
     """Check intents/, flows/ and the escalation rules; print every problem with file:line."""
     from botsvc.project import check_project, kb_floor_problems
