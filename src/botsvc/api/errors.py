@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -102,6 +103,33 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(BotError)
-    async def bot_error(_: Request, exc: BotError) -> JSONResponse:
-        log.exception("request failed", exc_info=exc)
-        return error_response(503, "unavailable", str(exc))
+    async def bot_error(request: Request, exc: BotError) -> JSONResponse:
+        # the store or a model failed: the details (SQL, parameters, customer text) go to the
+        # log, redacted, under an id the client can quote; the body says nothing internal
+        error_id = _logged(request, exc)
+        return error_response(
+            503,
+            "unavailable",
+            f"the service could not complete this request; quote error id {error_id}",
+            error_id=error_id,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        error_id = _logged(request, exc)
+        return error_response(
+            500,
+            "internal_error",
+            f"something went wrong on our side; quote error id {error_id}",
+            error_id=error_id,
+        )
+
+
+def _logged(request: Request, exc: BaseException) -> str:
+    error_id = uuid.uuid4().hex[:16]
+    log.error(
+        "request failed",
+        exc_info=exc,
+        extra={"fields": {"error_id": error_id, "path": request.url.path}},
+    )
+    return error_id

@@ -5,9 +5,60 @@ channel body is the exception, because Rasa clients send keys of their own."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import math
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+# Ids and names the store keeps: printable, bounded, the same rule on SQLite and PostgreSQL.
+# A conversation id is at most 128 characters so that the ids made from it ("anonymous:<id>",
+# a Rasa sender's "rasa:<sender>") fit the store's 200-character columns.
+MAX_ID = 128
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+MAX_METADATA_DEPTH = 10
+MAX_METADATA_BYTES = 16 * 1024
+
+
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    """Metadata the store, the webhooks and every later handoff can carry: nested at most
+    MAX_METADATA_DEPTH deep, at most MAX_METADATA_BYTES as JSON, finite numbers, no NUL."""
+
+    def walk(v: Any, depth: int) -> None:
+        if depth > MAX_METADATA_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_METADATA_DEPTH} levels")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError("numbers must be finite (no NaN or Infinity)")
+        if isinstance(v, str) and "\x00" in v:
+            raise ValueError("text must not contain NUL characters")
+        if isinstance(v, dict):
+            for k, item in v.items():
+                if "\x00" in k:
+                    raise ValueError("keys must not contain NUL characters")
+                walk(item, depth + 1)
+        elif isinstance(v, list):
+            for item in v:
+                walk(item, depth + 1)
+
+    walk(value, 1)
+    if len(json.dumps(value, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"larger than {MAX_METADATA_BYTES // 1024} KiB as JSON")
+    return value
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    return text
+
+
+Metadata = Annotated[dict[str, Any], AfterValidator(_json_safe)]
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+ConversationId = Annotated[
+    str, Path(min_length=1, max_length=MAX_ID, pattern=PRINTABLE, description="your id for it")
+]
 
 
 class Strict(BaseModel):
@@ -17,19 +68,19 @@ class Strict(BaseModel):
 
 
 class CustomerIn(Strict):
-    id: str = Field(min_length=1, max_length=200)
+    id: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
     # the site's HMAC-SHA256 (hex) of `id` with its identity secret: only then is `id` trusted
     user_hash: str | None = Field(default=None, max_length=128)
-    name: str | None = None
-    email: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    name: Text | None = Field(default=None, max_length=200)
+    email: Text | None = Field(default=None, max_length=320)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class MessageIn(Strict):
-    text: str = Field(min_length=1, max_length=5000)
+    text: Text = Field(min_length=1, max_length=5000)
     customer: CustomerIn | None = None
-    channel: str = Field("web", min_length=1, max_length=50)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    channel: str = Field("web", min_length=1, max_length=50, pattern=PRINTABLE)
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class ButtonOut(BaseModel):
@@ -84,12 +135,12 @@ class TurnOut(BaseModel):
 
 class FeedbackIn(BaseModel):
     helpful: bool
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: Text | None = Field(default=None, max_length=1000)
 
 
 class RatingIn(Strict):
     score: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: Text | None = Field(default=None, max_length=1000)
 
 
 class RatingOut(BaseModel):
@@ -153,11 +204,11 @@ class EventsOut(BaseModel):
 
 
 class ParseIn(Strict):
-    text: str = Field(min_length=1, max_length=5000)
+    text: Text = Field(min_length=1, max_length=5000)
 
 
 class KbSearchIn(Strict):
-    query: str = Field(min_length=1, max_length=2000)
+    query: Text = Field(min_length=1, max_length=2000)
     top_k: int = Field(5, ge=1, le=50)
 
 
@@ -180,19 +231,19 @@ class AgentIn(Strict):
 
 
 class AgentMessageIn(Strict):
-    text: str = Field(min_length=1, max_length=10000)
+    text: Text = Field(min_length=1, max_length=10000)
     agent: AgentIn
 
 
 class ResolveIn(Strict):
-    note: str | None = None
+    note: Text | None = Field(default=None, max_length=5000)
 
 
 class RestIn(BaseModel):
-    sender: str = Field(min_length=1, max_length=150)
-    message: str = Field(min_length=1, max_length=5000)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    input_channel: str | None = Field(default=None, max_length=50)
+    sender: str = Field(min_length=1, max_length=MAX_ID - 8, pattern=PRINTABLE)
+    message: Text = Field(min_length=1, max_length=5000)
+    metadata: Metadata = Field(default_factory=dict)
+    input_channel: str | None = Field(default=None, max_length=50, pattern=PRINTABLE)
 
 
 class OutboxRowOut(BaseModel):

@@ -29,6 +29,7 @@ from botsvc.access import RASA_PREFIX
 from botsvc.api.deps import State, is_api_key
 from botsvc.api.render import text_parts
 from botsvc.api.routes.conversations import post
+from botsvc.api.schemas import MAX_ID, PRINTABLE, Metadata, Text
 from botsvc.config import Settings
 from botsvc.domain import BotMessage, Button
 from botsvc.errors import BotError
@@ -41,13 +42,17 @@ CHANNEL = "socketio"
 
 
 class _SessionRequest(BaseModel):
-    session_id: str | None = Field(default=None, min_length=1, max_length=150)
+    session_id: str | None = Field(
+        default=None, min_length=1, max_length=MAX_ID - 8, pattern=PRINTABLE
+    )
 
 
 class _UserUttered(BaseModel):
-    message: str = Field(min_length=1, max_length=5000)
-    session_id: str | None = Field(default=None, min_length=1, max_length=150)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    message: Text = Field(min_length=1, max_length=5000)
+    session_id: str | None = Field(
+        default=None, min_length=1, max_length=MAX_ID - 8, pattern=PRINTABLE
+    )
+    metadata: Metadata = Field(default_factory=dict)
 
 
 def bot_uttered(m: BotMessage) -> list[dict[str, object]]:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, Response
 
 from botsvc.api import render
+from botsvc.api import schemas as s
 from botsvc.api.deps import Admin, State, StateDep
 from botsvc.api.errors import ApiError
 from botsvc.api.routes.widget import STATIC
@@ -74,7 +75,7 @@ async def conversations(
 
 
 @router.get("/admin/conversations/{conversation_id}", dependencies=[Admin])
-async def conversation(st: StateDep, conversation_id: str) -> dict[str, Any]:
+async def conversation(st: StateDep, conversation_id: s.ConversationId) -> dict[str, Any]:
     """The transcript with each turn's full trace: intent, entities, KB hits, flow events,
     decision and timings."""
     view = await st.service.conversation(conversation_id)

@@ -28,6 +28,7 @@ from botsvc.nlu.parser import parse_response
 from botsvc.service import IncomingMessage, TurnResult
 
 router = APIRouter(dependencies=[ApiKey])
+MAX_SEQ = 2**31 - 1  # message numbers are 32-bit on PostgreSQL
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +39,7 @@ def server_timing(timings_ms: dict[str, float]) -> str:
 
 async def post(
     st: State,
-    conversation_id: str,
+    conversation_id: s.ConversationId,
     text: str,
     *,
     customer: Customer | None,
@@ -73,7 +74,11 @@ async def post(
 
 @router.post("/v1/conversations/{conversation_id}/messages")
 async def post_message(
-    conversation_id: str, body: s.MessageIn, request: Request, response: Response, st: StateDep
+    conversation_id: s.ConversationId,
+    body: s.MessageIn,
+    request: Request,
+    response: Response,
+    st: StateDep,
 ) -> s.TurnOut:
     if conversation_id.startswith(RASA_PREFIX):
         raise ApiError(
@@ -108,7 +113,7 @@ async def post_message(
 
 @router.get("/v1/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: str, request: Request, st: StateDep
+    conversation_id: s.ConversationId, request: Request, st: StateDep
 ) -> s.ConversationOut:
     st.keys.check(conversation_id, access(request, st))
     view = await st.service.conversation(conversation_id)
@@ -117,7 +122,11 @@ async def get_conversation(
 
 @router.post("/v1/conversations/{conversation_id}/turns/{turn_id}/feedback")
 async def post_feedback(
-    conversation_id: str, turn_id: str, body: s.FeedbackIn, request: Request, st: StateDep
+    conversation_id: s.ConversationId,
+    turn_id: str,
+    body: s.FeedbackIn,
+    request: Request,
+    st: StateDep,
 ) -> s.FeedbackOut:
     """'Was this helpful?' on a turn's answer; asking again replaces the earlier answer."""
     st.keys.check(conversation_id, access(request, st))
@@ -134,7 +143,7 @@ async def post_feedback(
 
 @router.post("/v1/conversations/{conversation_id}/rating")
 async def post_rating(
-    conversation_id: str, body: s.RatingIn, request: Request, st: StateDep
+    conversation_id: s.ConversationId, body: s.RatingIn, request: Request, st: StateDep
 ) -> s.RatingOut:
     """CSAT: the customer rates the conversation (its latest handoff), 1 to 5; rating the same
     handoff again replaces the earlier rating."""
@@ -147,10 +156,10 @@ async def post_rating(
 
 @router.get("/v1/conversations/{conversation_id}/events")
 async def events(
-    conversation_id: str,
+    conversation_id: s.ConversationId,
     request: Request,
     st: StateDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     timeout: Annotated[float, Query(ge=0, le=60)] = 25.0,
 ) -> s.EventsOut:
     """A long-poll: the messages after `after`, as soon as there are any."""
@@ -168,10 +177,10 @@ async def events(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def stream(
-    conversation_id: str,
+    conversation_id: s.ConversationId,
     request: Request,
     st: StateDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
 ) -> StreamingResponse:
     """Server-Sent Events: every message stored in the conversation after `after` (or the
     `Last-Event-ID` a reconnecting EventSource sends), as `event: message`, `id: <seq>`."""
