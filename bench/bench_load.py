@@ -398,7 +398,8 @@ class Fleet:
 
 async def start(args: argparse.Namespace, fleet: Fleet, events: Counter[str]) -> list[str]:
     """The helpdesk receiver (here), the action server and the server(s); their base URLs."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # one client address sends everything here: the per-key rate limit would measure itself
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BOTSVC_RATE_PER_KEY": "0"}
     if args.encoder:
         env["BOTSVC_ENCODER"] = args.encoder
     env["BOTSVC_DATABASE_URL"] = f"sqlite+aiosqlite:///{fleet.tmp / 'load.db'}"

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # the conversation with a human
     queue_notice_after_s: float = 300.0
     business_hours: str = ""  # e.g. "Mon-Fri 08:00-20:00 Europe/Berlin"; empty: always open
+    # limits at the edge: request bodies (413 past the size, 408 when they trickle), and
+    # requests per conversation and per API key (or client address) per minute (429); 0: none
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    body_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    rate_per_conversation: Annotated[float, Field(ge=0)] = 60.0
+    rate_per_key: Annotated[float, Field(ge=0)] = 3000.0
     # personal data: logs are always masked; with `redact`, stored transcripts, traces and
     # webhooks too (the dialogue's own slots keep their values)
     redact: bool = False

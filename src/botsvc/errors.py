@@ -13,6 +13,7 @@ BotError
  │    └── WebhookUnreachable connection refused, timeout, DNS
  ├── ActionServerError       a custom action failed, timed out or answered garbage
  ├── Overloaded              the encoder's queue is full: retry after `retry_after_s`
+ ├── RateLimited             too many requests for one conversation or key: retry after
  └── AccessDenied            no or a wrong conversation token for an existing conversation
 """
 
@@ -91,6 +92,14 @@ class ActionServerError(BotError):
 
 
 class Overloaded(BotError):
+    def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class RateLimited(BotError):
+    """Too many requests for one conversation or one key; retry after `retry_after_s`."""
+
     def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)

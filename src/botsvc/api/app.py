@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 from botsvc.access import ConversationKeys
 from botsvc.api.deps import State
 from botsvc.api.errors import install_error_handlers
+from botsvc.api.limits import BodyLimit, TurnLimits
 from botsvc.api.metrics import Metrics, build_labels
 from botsvc.api.routes import admin, conversations, helpdesk, ops, widget
 from botsvc.api.socketio_channel import mount_socketio, socketio_server
@@ -107,6 +108,10 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                 dispatcher=dispatcher,
                 http=http,
                 metrics=metrics,
+                limits=TurnLimits(
+                    per_conversation=settings.rate_per_conversation,
+                    per_key=settings.rate_per_key,
+                ),
             )
             task = (
                 asyncio.create_task(dispatcher.run_forever())
@@ -146,6 +151,9 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
 
     app = FastAPI(title="botsvc", version="1", lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     if settings.cors_origins:
         # chat widgets call from the site's own origin; preflights are answered here, before
         # any route (and its API key check) runs

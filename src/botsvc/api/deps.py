@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from botsvc.access import Access, ConversationKeys
 from botsvc.api.errors import ApiError
+from botsvc.api.limits import TurnLimits
 from botsvc.api.metrics import Metrics
 from botsvc.config import Settings
 from botsvc.embedding import Embedder
@@ -40,6 +41,7 @@ class State:
     dispatcher: Dispatcher | None
     http: httpx.AsyncClient
     metrics: Metrics
+    limits: TurnLimits
 
 
 # Dependencies are `async def`: FastAPI runs a plain `def` one on a worker thread, two thread
@@ -89,6 +91,14 @@ def is_api_key(given: str | None, keys: list[str]) -> bool:
 def _is_server_key(given: str | None, st: State) -> bool:
     keys = st.settings.server_keys
     return bool(keys) and is_api_key(given, keys)
+
+
+def rate_key(request: Request) -> str:
+    """Whose allowance a request spends: its API key, else its client's address."""
+    given = _api_key(request)
+    if given:
+        return "key:" + given
+    return "addr:" + (request.client.host if request.client else "?")
 
 
 def access(request: Request, st: State) -> Access:

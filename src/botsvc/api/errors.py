@@ -15,7 +15,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from botsvc.errors import AccessDenied, BotError, Busy, Conflict, NotFound, Overloaded, ProjectError
+from botsvc.errors import (
+    AccessDenied,
+    BotError,
+    Busy,
+    Conflict,
+    NotFound,
+    Overloaded,
+    ProjectError,
+    RateLimited,
+)
 
 log = logging.getLogger("botsvc.api")
 
@@ -87,6 +96,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if state is not None:
             state.metrics.rejected.inc()
         return _retry_later(503, "overloaded", str(exc), exc.retry_after_s)
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return _retry_later(429, "rate_limited", str(exc), exc.retry_after_s)
 
     @app.exception_handler(Busy)
     async def busy(_: Request, exc: Busy) -> JSONResponse:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from botsvc.access import RASA_PREFIX, TRUSTED, Access, vouched_customer
 from botsvc.api import render, sse
 from botsvc.api import schemas as s
-from botsvc.api.deps import ApiKey, State, StateDep, access
+from botsvc.api.deps import ApiKey, State, StateDep, access, rate_key
 from botsvc.api.errors import ApiError
 from botsvc.domain import Customer
 from botsvc.logs import log_event
@@ -86,6 +86,7 @@ async def post_message(
             "invalid_conversation_id",
             f"ids starting with {RASA_PREFIX!r} belong to Rasa's channels",
         )
+    st.limits.check(conversation_id, rate_key(request))
     who = access(request, st)
     c = body.customer
     customer = None
@@ -222,6 +223,7 @@ async def rest_webhook(request: Request, st: StateDep, stream: bool = False) -> 
     chat widget posts it as text/plain. With `?stream=true` the reply is one JSON message per
     line, as Rasa streams it."""
     body = _rest_body(await request.body())
+    st.limits.check(RASA_PREFIX + body.sender, rate_key(request))
     result = await post(
         st,
         RASA_PREFIX + body.sender,
