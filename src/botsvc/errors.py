@@ -13,6 +13,7 @@ BotError
  │    └── WebhookUnreachable connection refused, timeout, DNS
  ├── ActionServerError       a custom action failed, timed out or answered garbage
  ├── Overloaded              the encoder's queue is full: retry after `retry_after_s`
+ ├── IdempotencyConflict     an Idempotency-Key reused for another message
  ├── RateLimited             too many requests for one conversation or key: retry after
  └── AccessDenied            no or a wrong conversation token for an existing conversation
 """
@@ -95,6 +96,10 @@ class Overloaded(BotError):
     def __init__(self, message: str, *, retry_after_s: float = 1.0) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class IdempotencyConflict(BotError):
+    pass
 
 
 class RateLimited(BotError):

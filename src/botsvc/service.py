@@ -10,35 +10,35 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from botsvc.access import TRUSTED, Access, ConversationKeys
 from botsvc.domain import (
     BotMessage,
     Customer,
-    FlowPosition,
     IntentScore,
     KbHit,
     NluResult,
     NluTrace,
     Timings,
     TurnContext,
-    TurnTrace,
     trace_as_json,
 )
 from botsvc.embedding import Embedder
+from botsvc.errors import IdempotencyConflict
 from botsvc.helpdesk.handoffs import HandoffLinks, handoff_created
 from botsvc.helpdesk.hours import BusinessHours
 from botsvc.helpdesk.payloads import MessageCreated, TranscriptEntry, iso
 from botsvc.live import MessageFeed
 from botsvc.project import LiveProject
 from botsvc.redact import Redactor
+from botsvc.replay import REPLAY_WINDOW_S, request_hash, result_from_json, result_json
+from botsvc.service_types import ConversationView, HandoffRef, IncomingMessage, TurnResult
 from botsvc.store import (
-    Conversation,
     Feedback,
     Handoff,
-    MessageRecord,
+    Idempotent,
     NewMessage,
     OutboxEvent,
     Rating,
@@ -50,51 +50,6 @@ from botsvc.store.lease import Lease, leased
 from botsvc.turn_facts import turn_facts
 
 __all__ = ["ChatService", "ConversationView", "HandoffRef", "IncomingMessage", "TurnResult"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class IncomingMessage:
-    text: str
-    customer: Customer | None = None
-    channel: str = "web"
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True)
-class HandoffRef:
-    id: str
-    status: str
-    reason: str
-    priority: str
-
-    @classmethod
-    def of(cls, h: Handoff) -> HandoffRef:
-        return cls(id=h.id, status=h.status, reason=h.reason, priority=h.priority)
-
-
-@dataclass(frozen=True, kw_only=True)
-class TurnResult:
-    conversation_id: str
-    turn_id: str
-    messages: tuple[BotMessage, ...]
-    handled_by: str
-    intent: IntentScore | None
-    flow: FlowPosition | None
-    sources: tuple[KbHit, ...]
-    handoff: HandoffRef | None
-    handed_off_now: bool = False  # this turn created the handoff
-    trace: TurnTrace | None = None  # what the bot understood and decided (None: forwarded)
-    conversation_token: str | None = None  # given once, on the conversation's first turn
-    # where the time went, by stage (lock, encode, nlu, decide, save, total): Server-Timing
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ConversationView:
-    conversation: Conversation
-    messages: list[MessageRecord]
-    handoff: Handoff | None
-    turns: list[TurnRecord]
 
 
 class ChatService:
@@ -124,7 +79,9 @@ class ChatService:
         self, conversation_id: str, msg: IncomingMessage, access: Access = TRUSTED
     ) -> TurnResult:
         """One customer message. A conversation no turn was saved in yet is the caller's, who
-        gets its token; entering an older one needs that token (AccessDenied)."""
+        gets its token; entering an older one needs that token (AccessDenied). With an
+        idempotency key already answered in the last day, that answer again and nothing new
+        (IdempotencyConflict when the key came with another message)."""
         customer = msg.customer or Customer(id=f"anonymous:{conversation_id}")
         started = time.perf_counter()
         async with leased(
@@ -135,14 +92,28 @@ class ChatService:
             is_new = conv.updated_at == conv.created_at  # no turn saved yet
             if self.keys is not None and not is_new:
                 self.keys.check(conversation_id, access)
+            token = self.keys.token(conversation_id) if is_new and self.keys is not None else None
+            keep = None
+            if msg.idempotency_key is not None:
+                asked = request_hash(msg.text, msg.channel, msg.metadata)
+                kept = await self.store.idempotent(
+                    conversation_id, msg.idempotency_key, since=self.now() - REPLAY_WINDOW_S
+                )
+                if kept is not None:  # answered before: nothing new is stored
+                    await self.store.unlock_conversation(conversation_id, owner=lease.owner)
+                    if kept.request_hash != asked:
+                        raise IdempotencyConflict(
+                            "this Idempotency-Key was used for another message"
+                        )
+                    return result_from_json(kept.result)
+                keep = (msg.idempotency_key, asked)
             if conv.status == "human":
-                result = await self._forward(lease, msg)
+                result = await self._forward(lease, msg, token, keep)
             else:
-                result = await self._answer(lease, msg)
+                result = await self._answer(lease, msg, token, keep)
         timings = {"lock": _ms(started, locked), **result.timings_ms}
         timings["total"] = _ms(started, time.perf_counter())
-        token = self.keys.token(conversation_id) if is_new and self.keys is not None else None
-        return replace(result, conversation_token=token, timings_ms=timings)
+        return replace(result, timings_ms=timings)
 
     async def conversation(self, conversation_id: str) -> ConversationView:
         """The conversation, its transcript and its open handoff; NotFound if unknown."""
@@ -187,7 +158,9 @@ class ChatService:
         vector = await self.embedder.encode_one(query)
         return self.project.current.kb.search(query, vector, top_k=top_k)
 
-    async def _answer(self, lease: Lease, msg: IncomingMessage) -> TurnResult:
+    async def _answer(
+        self, lease: Lease, msg: IncomingMessage, token: str | None, keep: _Keep
+    ) -> TurnResult:
         conv = lease.conversation
         project = self.project.current  # one consistent project for the whole turn
         started = time.perf_counter()
@@ -258,6 +231,19 @@ class ChatService:
                 now=self.now(),
             )
             outbox = (OutboxEvent(uuid.uuid4().hex, "handoff.created", conv.id, payload),)
+        result = TurnResult(
+            conversation_id=conv.id,
+            turn_id=turn.id,
+            messages=replies,
+            handled_by=outcome.handled_by,
+            intent=outcome.intent,
+            flow=outcome.flow,
+            sources=outcome.sources,
+            handoff=HandoffRef.of(handoff) if handoff else None,
+            handed_off_now=handoff is not None,
+            trace=trace,
+            conversation_token=token,
+        )
         saving = time.perf_counter()
         saved = await self.store.save_turn(
             self.masked.write(
@@ -272,6 +258,7 @@ class ChatService:
                     new_handoff=handoff,
                     outbox=outbox,
                     flow_events=facts.flow_events,
+                    idempotent=_kept(keep, result),
                 )
             )
         )
@@ -279,17 +266,8 @@ class ChatService:
         self.feed.publish(saved)
         if outbox:
             self.on_outbox()
-        return TurnResult(
-            conversation_id=conv.id,
-            turn_id=turn.id,
-            messages=replies,
-            handled_by=outcome.handled_by,
-            intent=outcome.intent,
-            flow=outcome.flow,
-            sources=outcome.sources,
-            handoff=HandoffRef.of(handoff) if handoff else None,
-            handed_off_now=handoff is not None,
-            trace=trace,
+        return replace(
+            result,
             timings_ms={
                 "encode": stages.encode,
                 "nlu": stages.nlu,
@@ -298,7 +276,9 @@ class ChatService:
             },
         )
 
-    async def _forward(self, lease: Lease, msg: IncomingMessage) -> TurnResult:
+    async def _forward(
+        self, lease: Lease, msg: IncomingMessage, token: str | None, keep: _Keep
+    ) -> TurnResult:
         """With a human: store the message, forward it, stay silent (but say if still queued)."""
         conv = lease.conversation
         assert conv.handoff_id is not None
@@ -328,6 +308,17 @@ class ChatService:
             ),
             reply_url=self.links.reply_url(handoff.id),
         )
+        result = TurnResult(
+            conversation_id=conv.id,
+            turn_id=turn_id,
+            messages=replies,
+            handled_by="human",
+            intent=None,
+            flow=None,
+            sources=(),
+            handoff=HandoffRef.of(handoff),
+            conversation_token=token,
+        )
         saved = await self.store.save_turn(
             self.masked.write(
                 TurnWrite(
@@ -348,21 +339,13 @@ class ChatService:
                             event.model_dump(mode="json"),
                         ),
                     ),
+                    idempotent=_kept(keep, result),
                 )
             )
         )
         self.feed.publish(saved)
         self.on_outbox()
-        return TurnResult(
-            conversation_id=conv.id,
-            turn_id=turn_id,
-            messages=replies,
-            handled_by="human",
-            intent=None,
-            flow=None,
-            sources=(),
-            handoff=HandoffRef.of(handoff),
-        )
+        return result
 
     def _should_say_still_queued(self, handoff: Handoff, now: float) -> bool:
         if handoff.agent_replied_at is not None:
@@ -378,6 +361,15 @@ class ChatService:
             f"Our team is offline right now and back on {when}. Your conversation "
             "is saved and they'll pick it up then; you can leave more details here."
         )
+
+
+_Keep = tuple[str, str] | None  # the client's idempotency key and its request's hash
+
+
+def _kept(keep: _Keep, result: TurnResult) -> Idempotent | None:
+    if keep is None:
+        return None
+    return Idempotent(key=keep[0], request_hash=keep[1], result=result_json(result))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from botsvc.errors import (
     BotError,
     Busy,
     Conflict,
+    IdempotencyConflict,
     NotFound,
     Overloaded,
     ProjectError,
@@ -96,6 +97,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if state is not None:
             state.metrics.rejected.inc()
         return _retry_later(503, "overloaded", str(exc), exc.retry_after_s)
+
+    @app.exception_handler(IdempotencyConflict)
+    async def idempotency_conflict(_: Request, exc: IdempotencyConflict) -> JSONResponse:
+        return error_response(422, "idempotency_key_reused", str(exc))
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_: Request, exc: RateLimited) -> JSONResponse:

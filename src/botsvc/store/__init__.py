@@ -148,6 +148,13 @@ class NewMessage:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Idempotent:
+    key: str
+    request_hash: str
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
 class TurnWrite:
     """Everything one turn changes, written in one transaction by `Store.save_turn`."""
 
@@ -162,6 +169,7 @@ class TurnWrite:
     changed_handoff: Handoff | None = None  # an existing handoff's new values (reply, resolve)
     outbox: tuple[OutboxEvent, ...] = ()
     flow_events: tuple[FlowEvent, ...] = ()
+    idempotent: Idempotent | None = None  # the answer to keep under the client's key
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,6 +306,11 @@ class Store(Protocol):
     async def erase_customer(self, customer_id: str) -> int:
         """Every conversation of a customer deleted (GDPR erasure); returns how many."""
 
+    async def idempotent(
+        self, conversation_id: str, key: str, *, since: float
+    ) -> Idempotent | None:
+        """The answer kept under `key` in this conversation since `since`, if any."""
+
     async def handoffs_of(self, conversation_id: str) -> list[Handoff]:
         """Every handoff of a conversation, oldest first."""
 
@@ -332,6 +345,7 @@ __all__ = [
     "FlowEventKind",
     "Handoff",
     "HandoffStatus",
+    "Idempotent",
     "MessageRecord",
     "NewMessage",
     "OutboxBacklog",

@@ -25,6 +25,7 @@ from botsvc.store.schema import (
     feedback,
     flow_events,
     handoffs,
+    idempotency,
     messages,
     outbox,
     ratings,
@@ -75,7 +76,7 @@ def _delete(conn: Connection, ids: list[str]) -> None:
     """The conversations and every row of theirs, children first (foreign keys)."""
     of_turns = select(turns.c.id).where(turns.c.conversation_id.in_(ids))
     conn.execute(delete(feedback).where(feedback.c.turn_id.in_(of_turns)))
-    for table in (feedback, messages, flow_events, ratings, handoffs, turns, outbox):
+    for table in (feedback, messages, flow_events, ratings, handoffs, turns, outbox, idempotency):
         conn.execute(delete(table).where(table.c.conversation_id.in_(ids)))
     conn.execute(delete(conversations).where(conversations.c.id.in_(ids)))
 
@@ -106,6 +107,7 @@ def _anonymise(conn: Connection, ids: list[str]) -> None:
             outbox.c.conversation_id.in_(ids), outbox.c.status.in_(("delivered", "dead"))
         )
     )
+    conn.execute(delete(idempotency).where(idempotency.c.conversation_id.in_(ids)))
 
 
 def _rows(conn: Connection, table: Any, ids: list[str]) -> list[dict[str, Any]]:

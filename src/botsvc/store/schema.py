@@ -82,6 +82,17 @@ flow_events = Table(
     Index("ix_flow_events_conversation", "conversation_id", "flow_id"),
 )
 
+# A turn's answer under the client's Idempotency-Key, written with the turn (replay.py).
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("conversation_id", String(200), ForeignKey("conversations.id"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
 # Columns added to tables after their first release: `create_all` makes new tables only, so
 # a store opened on an older database adds these (store/sql.py `_upgrade`).
 ADDED_COLUMNS = {"turns": ("intent", "confidence", "flow_id", "step_id", "gap")}

@@ -55,6 +55,7 @@ from botsvc.store import (
     Feedback,
     Handoff,
     HandoffStatus,
+    Idempotent,
     Listener,
     MessageRecord,
     OutboxBacklog,
@@ -75,6 +76,7 @@ from botsvc.store.schema import (
     feedback,
     flow_events,
     handoffs,
+    idempotency,
     messages,
     metadata,
     outbox,
@@ -385,6 +387,19 @@ class SqlStore:
                     }
                     for ev in write.outbox
                 ],
+            )
+        if write.idempotent is not None:
+            i = write.idempotent
+            conn.execute(
+                self._insert(idempotency)
+                .values(
+                    conversation_id=write.conversation_id,
+                    key=i.key,
+                    request_hash=i.request_hash,
+                    result=i.result,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["conversation_id", "key"])
             )
         if saved and not self.is_sqlite:
             # delivered to the other replicas' listeners when this transaction commits
@@ -707,6 +722,19 @@ class SqlStore:
 
     async def erase_customer(self, customer_id: str) -> int:
         return await self._run(lambda conn: erase_customer(conn, customer_id))
+
+    async def idempotent(
+        self, conversation_id: str, key: str, *, since: float
+    ) -> Idempotent | None:
+        query = select(idempotency).where(
+            idempotency.c.conversation_id == conversation_id,
+            idempotency.c.key == key,
+            idempotency.c.created_at >= since,
+        )
+        row = await self._run(lambda conn: conn.execute(query).mappings().first())
+        if row is None:
+            return None
+        return Idempotent(key=row["key"], request_hash=row["request_hash"], result=row["result"])
 
     async def handoffs_of(self, conversation_id: str) -> list[Handoff]:
         query = (

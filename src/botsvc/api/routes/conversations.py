@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
@@ -46,11 +46,18 @@ async def post(
     channel: str,
     metadata: dict[str, Any],
     access: Access = TRUSTED,
+    idempotency_key: str | None = None,
 ) -> TurnResult:
     started = time.perf_counter()
     result = await st.service.post_message(
         conversation_id,
-        IncomingMessage(text=text, customer=customer, channel=channel, metadata=metadata),
+        IncomingMessage(
+            text=text,
+            customer=customer,
+            channel=channel,
+            metadata=metadata,
+            idempotency_key=idempotency_key,
+        ),
         access,
     )
     st.metrics.count_turn(result, time.perf_counter() - started)
@@ -79,6 +86,14 @@ async def post_message(
     request: Request,
     response: Response,
     st: StateDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            pattern=s.PRINTABLE,
+            description="a retry with the same key within a day gets the first answer again",
+        ),
+    ] = None,
 ) -> s.TurnOut:
     if conversation_id.startswith(RASA_PREFIX):
         raise ApiError(
@@ -107,8 +122,12 @@ async def post_message(
         channel=body.channel,
         metadata=body.metadata,
         access=who,
+        idempotency_key=idempotency_key,
     )
-    response.headers["Server-Timing"] = server_timing(result.timings_ms)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        response.headers["Server-Timing"] = server_timing(result.timings_ms)
     return render.turn_out(result)
 
 
