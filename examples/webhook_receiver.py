@@ -1,5 +1,7 @@
-"""A reference helpdesk receiver for botsvc webhooks: verifies the signature, refuses replays,
-deduplicates by delivery id, and answers 2xx only once the event is safely recorded.
+"""A reference helpdesk receiver for botsvc webhooks: verifies the signature (which covers the
+timestamp, the delivery id and the body), refuses stale timestamps and forged delivery ids,
+deduplicates by delivery id, and answers 2xx only once the event is safely recorded. It will
+not start without a secret: an unsigned webhook is anyone's to forge.
 
     BOTSVC_HANDOFF_SECRET=... uvicorn examples.webhook_receiver:app --port 9000
     BOTSVC_HANDOFF_WEBHOOK_URL=http://127.0.0.1:9000/botsvc BOTSVC_HANDOFF_SECRET=... make run
@@ -20,6 +22,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 SECRET = os.environ.get("BOTSVC_HANDOFF_SECRET", "")
+if not SECRET:
+    raise SystemExit(
+        "set BOTSVC_HANDOFF_SECRET (the same as botsvc's): unsigned webhooks are refused"
+    )
 TOLERANCE_S = 300  # refuse signatures older than five minutes (replays)
 db = sqlite3.connect(os.environ.get("RECEIVER_DB", "receiver.db"), check_same_thread=False)
 db.execute(
@@ -27,25 +33,24 @@ db.execute(
 )
 
 
-def signature_ok(timestamp: str, body: bytes, signature: str) -> bool:
+def signature_ok(timestamp: str, delivery: str, body: bytes, signature: str) -> bool:
     try:
         if abs(time.time() - int(timestamp)) > TOLERANCE_S:
             return False
     except ValueError:
         return False
-    expected = (
-        "sha256="
-        + hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    )
+    signed = f"{timestamp}.{delivery}.".encode() + body
+    expected = "sha256=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, signature)
 
 
 async def botsvc_webhook(request: Request) -> JSONResponse:
     body = await request.body()  # verify the exact bytes, before any JSON parsing
     h = request.headers
-    if not signature_ok(h.get("x-botsvc-timestamp", ""), body, h.get("x-botsvc-signature", "")):
+    delivery = h.get("x-botsvc-delivery", "")
+    signature = h.get("x-botsvc-signature", "")
+    if not signature_ok(h.get("x-botsvc-timestamp", ""), delivery, body, signature):
         return JSONResponse({"error": "bad signature"}, status_code=401)
-    delivery = h["x-botsvc-delivery"]
     event = json.loads(body)
     with db:  # the same delivery id may come again (at-least-once): keep the first
         fresh = db.execute(

@@ -296,6 +296,12 @@ def serve(
             typer.echo(line)
     if not settings.api_keys:
         typer.echo("warning: BOTSVC_API_KEYS is unset: the API needs no key", err=True)
+    if settings.handoff_webhook_url and not settings.handoff_secret:
+        typer.echo(
+            "warning: BOTSVC_HANDOFF_SECRET is unset: webhooks go out unsigned, and anyone "
+            "can forge them to your helpdesk",
+            err=True,
+        )
     if workers > 1:
         # each worker process builds its own app from the environment (the same settings)
         os.environ["BOTSVC_PROJECT_DIR"] = str(settings.project_dir)

@@ -166,7 +166,13 @@ async def test_asking_for_a_person_hands_off_at_once_with_full_context(
     assert r["handoff"]["priority"] == "high"  # the enterprise metadata rule
     [got] = await wait_events(receiver, 1, "handoff.created")
     h = got.headers
-    assert verify(SECRET, h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"])
+    assert verify(
+        SECRET,
+        h["x-botsvc-timestamp"],
+        got.body,
+        h["x-botsvc-signature"],
+        delivery_id=h["x-botsvc-delivery"],
+    )
     body = got.json
     assert body["handoff"]["id"] == r["handoff"]["id"] and body["conversation_id"] == "c-human"
     assert body["customer"]["name"] == "Jonas"

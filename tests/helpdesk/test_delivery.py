@@ -63,14 +63,13 @@ async def test_delivery_is_signed_and_verifiable(store: Store, receiver: Receive
     [got] = receiver.events()
     h = got.headers
     assert h["x-botsvc-event"] == "handoff.created" and h["x-botsvc-delivery"] == "d1"
-    assert h["x-botsvc-signature"] == sign(SECRET, h["x-botsvc-timestamp"], got.body)
-    assert verify(SECRET, h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"], now=clock.t)
-    assert not verify(
-        "wrong", h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"], now=clock.t
-    )
-    assert not verify(
-        SECRET, h["x-botsvc-timestamp"], got.body, h["x-botsvc-signature"], now=clock.t + 3600
-    )  # a replay an hour later is refused
+    ts, sig = h["x-botsvc-timestamp"], h["x-botsvc-signature"]
+    assert sig == sign(SECRET, ts, got.body, delivery_id="d1")
+    assert verify(SECRET, ts, got.body, sig, delivery_id="d1", now=clock.t)
+    assert not verify("wrong", ts, got.body, sig, delivery_id="d1", now=clock.t)
+    # a replay an hour later is refused, and so is one that passes itself off as a new delivery
+    assert not verify(SECRET, ts, got.body, sig, delivery_id="d1", now=clock.t + 3600)
+    assert not verify(SECRET, ts, got.body, sig, delivery_id="d2", now=clock.t)
     assert got.json == {"event": "handoff.created", "n": "d1"}
     assert (await store.list_outbox())[0].status == "delivered"
 

@@ -135,7 +135,7 @@ async def test_reference_receiver_verifies_signatures_and_deduplicates(tmp_path:
     ts = str(int(time.time()))
     headers = {
         "x-botsvc-timestamp": ts,
-        "x-botsvc-signature": sign("shh", ts, body),
+        "x-botsvc-signature": sign("shh", ts, body, delivery_id="d-1"),
         "x-botsvc-delivery": "d-1",
         "content-type": "application/json",
     }
@@ -145,6 +145,10 @@ async def test_reference_receiver_verifies_signatures_and_deduplicates(tmp_path:
         first = await c.post("/botsvc", content=body, headers=headers)
         again = await c.post("/botsvc", content=body, headers=headers)
         forged = await c.post("/botsvc", content=body + b" ", headers=headers)
+        # the same signed body passed off as a new delivery: its signature does not cover that id
+        new_id = await c.post(
+            "/botsvc", content=body, headers={**headers, "x-botsvc-delivery": "d-2"}
+        )
         stale_ts = str(int(time.time()) - 3600)
         stale = await c.post(
             "/botsvc",
@@ -152,9 +156,22 @@ async def test_reference_receiver_verifies_signatures_and_deduplicates(tmp_path:
             headers={
                 **headers,
                 "x-botsvc-timestamp": stale_ts,
-                "x-botsvc-signature": sign("shh", stale_ts, body),
+                "x-botsvc-signature": sign("shh", stale_ts, body, delivery_id="d-1"),
             },
         )
     assert first.json() == {"ok": True, "duplicate": False}
     assert again.json() == {"ok": True, "duplicate": True}
-    assert forged.status_code == 401 and stale.status_code == 401
+    assert forged.status_code == 401 and stale.status_code == 401 and new_id.status_code == 401
+
+
+def test_reference_receiver_will_not_start_without_a_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOTSVC_HANDOFF_SECRET", "")
+    monkeypatch.setenv("RECEIVER_DB", str(tmp_path / "r.db"))
+    spec = importlib.util.spec_from_file_location(
+        "webhook_receiver_unsigned", REPO / "examples" / "webhook_receiver.py"
+    )
+    assert spec and spec.loader
+    with pytest.raises(SystemExit, match="BOTSVC_HANDOFF_SECRET"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))

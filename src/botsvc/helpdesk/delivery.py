@@ -29,10 +29,11 @@ from botsvc.store import OutboxRow, Store
 log = logging.getLogger("botsvc.helpdesk.delivery")
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, the X-Botsvc-Signature header."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+def sign(secret: str, timestamp: str, body: bytes, *, delivery_id: str) -> str:
+    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<delivery id>.<body>">`, the X-Botsvc-Signature
+    header: the delivery id is signed too, so a replay cannot pass as a new delivery."""
+    signed = f"{timestamp}.{delivery_id}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def verify(
@@ -41,6 +42,7 @@ def verify(
     body: bytes,
     signature: str,
     *,
+    delivery_id: str,
     tolerance_s: float = 300.0,
     now: float | None = None,
 ) -> bool:
@@ -49,7 +51,8 @@ def verify(
         age = abs((now if now is not None else time.time()) - int(timestamp))
     except ValueError:
         return False
-    return age <= tolerance_s and hmac.compare_digest(sign(secret, timestamp, body), signature)
+    expected = sign(secret, timestamp, body, delivery_id=delivery_id)
+    return age <= tolerance_s and hmac.compare_digest(expected, signature)
 
 
 def encode_body(payload: dict[str, object]) -> bytes:
@@ -154,7 +157,7 @@ class Dispatcher:
             "X-Botsvc-Attempt": str(row.attempts),
         }
         if self.secret:
-            headers["X-Botsvc-Signature"] = sign(self.secret, timestamp, body)
+            headers["X-Botsvc-Signature"] = sign(self.secret, timestamp, body, delivery_id=row.id)
         try:
             response = await self.http.post(
                 self.url, content=body, headers=headers, timeout=self.timeout
