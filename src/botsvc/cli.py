@@ -284,6 +284,9 @@ def serve(
     from botsvc.project import check_project, prepare_project
 
     settings = _settings(project, watch=watch)
+    if not settings.public_url:  # reply URLs follow the address served
+        served = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        settings = settings.model_copy(update={"public_url": f"http://{served}:{port}"})
     try:
         check_project(settings.project_dir)
     except ProjectError as exc:
@@ -306,6 +309,7 @@ def serve(
         # each worker process builds its own app from the environment (the same settings)
         os.environ["BOTSVC_PROJECT_DIR"] = str(settings.project_dir)
         os.environ["BOTSVC_WATCH"] = "true" if watch else "false"
+        os.environ["BOTSVC_PUBLIC_URL"] = settings.public_url
         uvicorn.run(
             "botsvc.api.app:app_from_environment",
             factory=True,

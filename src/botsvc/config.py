@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     encoder_batch_wait_ms: Annotated[float, Field(ge=0)] = (
         2.0  # under load, wait this long to batch more
     )
-    public_url: str = "http://127.0.0.1:8000"  # base of the reply URL given to helpdesks
+    # base of the reply URLs given to helpdesks; unset: the host and port `botsvc serve` serves
+    public_url: str = ""
     action_endpoint: str | None = None  # overrides flows/ `actions.endpoint`
     action_timeout_s: float = 5.0
     encoder_threads: int = 1
@@ -102,6 +103,11 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.project_dir / 'var' / 'botsvc.db'}"
         return self
+
+    @property
+    def reply_base_url(self) -> str:
+        """Where helpdesks send replies: BOTSVC_PUBLIC_URL, else the default address."""
+        return self.public_url or "http://127.0.0.1:8000"
 
     @property
     def redactor(self) -> Redactor:

@@ -290,7 +290,9 @@ async def test_bad_requests_get_clear_4xx_errors(client: httpx.AsyncClient) -> N
     )
     assert r.status_code == 404
     r = await client.post("/admin/reload", headers={"Authorization": "Bearer nope"})
-    assert r.status_code == 403
+    assert r.status_code == 401 and r.json()["error"]["message"] == "wrong admin token"
+    r = await client.get("/v1/handoffs", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401 and r.json()["error"]["message"] == "wrong helpdesk token"
     r = await client.get("/no/such/route")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 

@@ -77,7 +77,9 @@ def _check_token(request: Request, expected: str | None, what: str) -> None:
     if given is None:
         raise ApiError(401, "unauthorized", f"missing 'Authorization: Bearer <{what} token>'")
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(403, "forbidden", f"wrong {what} token")
+        # a credential that does not authenticate is a 401 (HTTP's "who are you?"); 403 is for
+        # endpoints no token opens (disabled above)
+        raise ApiError(401, "unauthorized", f"wrong {what} token")
 
 
 def is_api_key(given: str | None, keys: list[str]) -> bool:
