@@ -63,6 +63,10 @@ DEFAULT_TEXTS = {
     "utter_out_of_scope": "Sorry, that's outside what I can help with. Is there something about "
     "your account or an order I can do for you?",
     "utter_acknowledge": "Alright. Let me know if there's anything else I can help with.",
+    "utter_message_passed_on": "Thanks, I've passed that on. Someone from our team will reply "
+    "here as soon as they can.",
+    "utter_still_in_queue": "You're still in the queue; someone from our team will be with you "
+    "as soon as possible.",
     "utter_user_input_too_long_error_rasa": "Sorry, that message is too long for me. Could you "
     "make it shorter?",
 }

@@ -295,10 +295,9 @@ class ChatService:
         )
         replies: tuple[BotMessage, ...] = ()
         changed = None
-        if self._should_say_still_queued(handoff, now):
-            replies = self.project.current.say_named(
-                "utter_still_in_queue", conv.state, msg.text, conv.customer
-            )
+        notice = self._waiting_notice(handoff, now)
+        if notice is not None:
+            replies = self.project.current.say_named(notice, conv.state, msg.text, conv.customer)
             changed = replace(handoff, queue_notified_at=now)
         event = MessageCreated(
             handoff_id=handoff.id,
@@ -347,11 +346,17 @@ class ChatService:
         self.on_outbox()
         return result
 
-    def _should_say_still_queued(self, handoff: Handoff, now: float) -> bool:
+    def _waiting_notice(self, handoff: Handoff, now: float) -> str | None:
+        """Before any agent has answered: the customer's first message is acknowledged (it has
+        reached the team), and one after `queue_notice_after_s` without a notice hears that
+        they are still in the queue; the rest wait quietly, as in a helpdesk's own chat."""
         if handoff.agent_replied_at is not None:
-            return False
-        last = handoff.queue_notified_at or handoff.created_at
-        return now - last >= self.queue_notice_after_s
+            return None
+        if handoff.queue_notified_at is None:
+            return "utter_message_passed_on"
+        if now - handoff.queue_notified_at >= self.queue_notice_after_s:
+            return "utter_still_in_queue"
+        return None
 
     def _closed_notice(self) -> BotMessage | None:
         if self.hours is None or self.hours.is_open(self.now()):

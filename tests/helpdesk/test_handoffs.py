@@ -3,6 +3,7 @@ receiver in examples/ (signature check and deduplication)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib.util
 from collections.abc import AsyncIterator
@@ -37,7 +38,7 @@ async def serve(
         yield c
 
 
-async def test_customer_is_told_they_are_still_queued_when_no_agent_answered(
+async def test_a_waiting_customer_is_acknowledged_then_told_they_are_still_queued(
     example_project: Path,
     embedder: Embedder,
     receiver: Receiver,
@@ -45,14 +46,19 @@ async def test_customer_is_told_they_are_still_queued_when_no_agent_answered(
     tmp_path: Path,
 ) -> None:
     async with serve(
-        example_project, embedder, receiver, action_server, tmp_path, queue_notice_after_s=0.0
+        example_project, embedder, receiver, action_server, tmp_path, queue_notice_after_s=0.5
     ) as c:
         r = await say(c, "q1", "I want to talk to a person")
         assert r["handled_by"] == "human"
-        waiting = await say(c, "q1", "hello? anyone?")
-        assert waiting["handled_by"] == "human"
-        assert waiting["messages"], "the customer should hear they are still in the queue"
-        await wait_events(receiver, 1, "message.created")
+        first = await say(c, "q1", "it's about order NW-482913")
+        assert first["handled_by"] == "human"
+        assert "passed that on" in " ".join(m["text"] for m in first["messages"])
+        quiet = await say(c, "q1", "it never arrived")
+        assert quiet["messages"] == []  # no chatter on every line
+        await asyncio.sleep(0.6)
+        later = await say(c, "q1", "hello? anyone?")
+        assert "still in the queue" in " ".join(m["text"] for m in later["messages"])
+        await wait_events(receiver, 3, "message.created")
 
 
 async def test_outside_business_hours_the_customer_is_told_when_someone_answers(
