@@ -181,3 +181,37 @@ def test_reference_receiver_will_not_start_without_a_secret(
     assert spec and spec.loader
     with pytest.raises(SystemExit, match="BOTSVC_HANDOFF_SECRET"):
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+async def test_the_handoff_queue_filters_and_pages(
+    example_project: Path,
+    embedder: Embedder,
+    receiver: Receiver,
+    action_server: str,
+    tmp_path: Path,
+) -> None:
+    async with serve(example_project, embedder, receiver, action_server, tmp_path) as c:
+        for i, conv in enumerate(["hq0", "hq1", "hq2", "hq-web"]):
+            r = await c.post(
+                f"/v1/conversations/{conv}/messages",
+                json={
+                    "text": "I want to talk to a person",
+                    "customer": {"id": f"cust-{i}"},
+                    "channel": "app" if conv == "hq-web" else "web",
+                },
+                headers={"Authorization": "Bearer server-key"},  # a back end: ids trusted
+            )
+            assert r.status_code == 200
+        helpdesk = {"Authorization": "Bearer helpdesk-token", "x-api-key": "server-key"}
+        r = await c.get("/v1/handoffs", params={"limit": 2}, headers=helpdesk)
+        page = r.json()
+        assert r.status_code == 200 and len(page) == 2 and 'rel="next"' in r.headers["link"]
+        assert page[0]["conversation_id"] == "hq-web"  # newest first
+        assert {"customer_id", "channel", "created_at", "first_agent_reply_at"} <= set(page[0])
+        following = r.headers["link"].split(">")[0].lstrip("<")
+        rest = (await c.get(following, headers=helpdesk)).json()
+        assert [h["conversation_id"] for h in page + rest] == ["hq-web", "hq2", "hq1", "hq0"]
+        app_only = (await c.get("/v1/handoffs", params={"channel": "app"}, headers=helpdesk)).json()
+        assert [h["conversation_id"] for h in app_only] == ["hq-web"]
+        mine = await c.get("/v1/handoffs", params={"customer_id": "cust-1"}, headers=helpdesk)
+        assert [h["conversation_id"] for h in mine.json()] == ["hq1"]

@@ -314,6 +314,9 @@ class Store(Protocol):
     async def handoffs_of(self, conversation_id: str) -> list[Handoff]:
         """Every handoff of a conversation, oldest first."""
 
+    async def browse_handoffs(self, f: HandoffFilter) -> list[HandoffSummary]:
+        """Handoffs `f` asks for, newest first (store/browse.py)."""
+
     async def browse(self, f: BrowseFilter) -> list[ConversationSummary]:
         """The conversations `f` asks for, newest first (store/browse.py)."""
 
@@ -322,7 +325,12 @@ class Store(Protocol):
         window (store/figures.py), in one read transaction."""
 
 
-from botsvc.store.browse import BrowseFilter, ConversationSummary  # noqa: E402  (tables only)
+from botsvc.store.browse import (  # noqa: E402  (tables only)
+    BrowseFilter,
+    ConversationSummary,
+    HandoffFilter,
+    HandoffSummary,
+)
 from botsvc.store.figures import Figures, FigureWindow  # noqa: E402  (uses the tables only)
 from botsvc.store.retention import PurgeResult  # noqa: E402  (uses the tables only)
 
@@ -344,7 +352,9 @@ __all__ = [
     "FlowEvent",
     "FlowEventKind",
     "Handoff",
+    "HandoffFilter",
     "HandoffStatus",
+    "HandoffSummary",
     "Idempotent",
     "MessageRecord",
     "NewMessage",

@@ -11,7 +11,14 @@ from sqlalchemy.engine import Connection
 
 from botsvc.store.schema import conversations, flow_events, handoffs, ratings, turns
 
-__all__ = ["BrowseFilter", "ConversationSummary", "browse_conversations"]
+__all__ = [
+    "BrowseFilter",
+    "ConversationSummary",
+    "HandoffFilter",
+    "HandoffSummary",
+    "browse_conversations",
+    "browse_handoffs",
+]
 
 Outcome = Literal["contained", "escalated"]
 
@@ -124,6 +131,89 @@ def browse_conversations(conn: Connection, f: BrowseFilter) -> list[Conversation
             first_text=r[7],
             handoff_reason=r[8],
             rating=r[9],
+        )
+        for r in conn.execute(query)
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffFilter:
+    status: str | None = None
+    reason: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    customer_id: str | None = None
+    conversation_id: str | None = None
+    since: float | None = None  # created at or after
+    until: float | None = None  # created before
+    before: float | None = None  # the page after the one that ended at this creation time
+    limit: int = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandoffSummary:
+    id: str
+    conversation_id: str
+    customer_id: str
+    channel: str
+    status: str
+    reason: str
+    priority: str
+    created_at: float
+    first_agent_reply_at: float | None
+    resolved_at: float | None
+
+
+def browse_handoffs(conn: Connection, f: HandoffFilter) -> list[HandoffSummary]:
+    """Handoffs for a helpdesk's queue view, newest first, one page at a time."""
+    h, c = handoffs, conversations
+    where: list[Any] = []
+    for column, value in (
+        (h.c.status, f.status),
+        (h.c.reason, f.reason),
+        (h.c.priority, f.priority),
+        (c.c.channel, f.channel),
+        (c.c.customer_id, f.customer_id),
+        (h.c.conversation_id, f.conversation_id),
+    ):
+        if value is not None:
+            where.append(column == value)
+    if f.since is not None:
+        where.append(h.c.created_at >= f.since)
+    if f.until is not None:
+        where.append(h.c.created_at < f.until)
+    if f.before is not None:
+        where.append(h.c.created_at < f.before)
+    query = (
+        select(
+            h.c.id,
+            h.c.conversation_id,
+            c.c.customer_id,
+            c.c.channel,
+            h.c.status,
+            h.c.reason,
+            h.c.priority,
+            h.c.created_at,
+            h.c.agent_replied_at,
+            h.c.resolved_at,
+        )
+        .join(c, c.c.id == h.c.conversation_id)
+        .where(*where)
+        .order_by(h.c.created_at.desc(), h.c.id)
+        .limit(max(1, min(f.limit, 200)))
+    )
+    return [
+        HandoffSummary(
+            id=r[0],
+            conversation_id=r[1],
+            customer_id=r[2],
+            channel=r[3],
+            status=r[4],
+            reason=r[5],
+            priority=r[6],
+            created_at=r[7],
+            first_agent_reply_at=r[8],
+            resolved_at=r[9],
         )
         for r in conn.execute(query)
     ]

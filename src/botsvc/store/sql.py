@@ -66,7 +66,14 @@ from botsvc.store import (
     TurnWrite,
     UnansweredMessage,
 )
-from botsvc.store.browse import BrowseFilter, ConversationSummary, browse_conversations
+from botsvc.store.browse import (
+    BrowseFilter,
+    ConversationSummary,
+    HandoffFilter,
+    HandoffSummary,
+    browse_conversations,
+    browse_handoffs,
+)
 from botsvc.store.figures import Figures, FigureWindow, compute_figures
 from botsvc.store.notify import CHANNEL, NoListener, PgListener
 from botsvc.store.retention import PurgeResult, customer_data, erase_customer, purge
@@ -744,6 +751,9 @@ class SqlStore:
         )
         rows = await self._run(lambda conn: conn.execute(query).mappings().all())
         return [_handoff(r) for r in rows]
+
+    async def browse_handoffs(self, f: HandoffFilter) -> list[HandoffSummary]:
+        return await self._run(lambda conn: browse_handoffs(conn, f))
 
     async def browse(self, f: BrowseFilter) -> list[ConversationSummary]:
         return await self._run(lambda conn: browse_conversations(conn, f))
