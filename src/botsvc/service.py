@@ -115,14 +115,20 @@ class ChatService:
         timings["total"] = _ms(started, time.perf_counter())
         return replace(result, timings_ms=timings)
 
-    async def conversation(self, conversation_id: str) -> ConversationView:
-        """The conversation, its transcript and its open handoff; NotFound if unknown."""
+    async def conversation(
+        self, conversation_id: str, *, after: int = 0, limit: int = 1000
+    ) -> ConversationView:
+        """The conversation, one page of its transcript (the `limit` messages after `after`,
+        with the turns they belong to) and its open handoff; NotFound if unknown."""
         conv = await self.store.get_conversation(conversation_id)
+        page = await self.store.messages(conversation_id, after=after, limit=limit)
+        shown = {m.turn_id for m in page}
         return ConversationView(
             conversation=conv,
-            messages=await self.store.messages(conversation_id),
+            messages=page,
             handoff=await self.store.get_handoff(conv.handoff_id) if conv.handoff_id else None,
-            turns=await self.store.turns(conversation_id),
+            turns=[t for t in await self.store.turns(conversation_id) if t.id in shown],
+            next_after=page[-1].seq if len(page) == limit else None,
         )
 
     async def record_rating(

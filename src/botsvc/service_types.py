@@ -57,3 +57,4 @@ class ConversationView:
     messages: list[MessageRecord]
     handoff: Handoff | None
     turns: list[TurnRecord]
+    next_after: int | None = None  # more messages after this page: ask with ?after=

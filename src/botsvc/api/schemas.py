@@ -209,6 +209,7 @@ class ConversationOut(BaseModel):
     updated_at: str
     messages: list[TranscriptMessageOut]
     turns: list[TurnSummaryOut] = []
+    next_after: int | None = None  # more messages follow: GET again with ?after=next_after
 
 
 class EventsOut(BaseModel):

@@ -41,6 +41,9 @@ class HandoffLinks:
         return f"{self.public_url.rstrip('/')}/v1/handoffs/{handoff_id}/resolve"
 
 
+TRANSCRIPT_MESSAGES = 200  # the rest of a longer transcript is one GET of the conversation away
+
+
 async def handoff_created(
     store: Store,
     *,
@@ -58,7 +61,9 @@ async def handoff_created(
 ) -> dict[str, Any]:
     request: HandoffRequest | None = outcome.handoff
     assert request is not None, "a handoff payload needs the pipeline's handoff request"
-    entries = transcript(await store.messages(conv.id), await store.turns(conv.id))
+    # the newest of a long conversation (what the customer needs now), and how many are left out
+    recent, earlier = await store.newest_messages(conv.id, limit=TRANSCRIPT_MESSAGES)
+    entries = transcript(recent, await store.turns(conv.id))
     trace = turn_trace(turn)
     entries += [
         TranscriptEntry(
@@ -105,6 +110,7 @@ async def handoff_created(
         slots=dict(outcome.state.slots),
         active_flow=position,
         transcript=entries,
+        transcript_omitted=earlier,
         other_conversations=await _others(store, customer.id, exclude=conv.id),
         reply_url=links.reply_url(handoff.id),
         resolve_url=links.resolve_url(handoff.id),

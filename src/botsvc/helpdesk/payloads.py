@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from botsvc.domain import Customer, Priority, trace_from_json
 from botsvc.store import Conversation, MessageRecord, TurnRecord
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: transcript_omitted
 
 
 def iso(ts: float) -> str:
@@ -93,6 +93,9 @@ class HandoffCreated(BaseModel):
     slots: dict[str, Any]
     active_flow: dict[str, Any] | None
     transcript: list[TranscriptEntry]
+    transcript_omitted: int = Field(
+        0, description="earlier messages not in `transcript`, which holds the newest ones"
+    )
     other_conversations: list[OtherConversation]
     reply_url: str
     resolve_url: str

@@ -222,6 +222,11 @@ class Store(Protocol):
         self, conversation_id: str, *, after: int = 0, limit: int = 1000
     ) -> list[MessageRecord]: ...
 
+    async def newest_messages(
+        self, conversation_id: str, *, limit: int
+    ) -> tuple[list[MessageRecord], int]:
+        """The newest `limit` messages, oldest first, and how many earlier ones there are."""
+
     async def last_messages(self, conversation_ids: list[str]) -> dict[str, MessageRecord]:
         """The newest message of each of these conversations (those with none are left out)."""
 

@@ -431,6 +431,20 @@ class SqlStore:
         )
         return await self._run(lambda conn: [_message(r) for r in conn.execute(query).mappings()])
 
+    async def newest_messages(
+        self, conversation_id: str, *, limit: int
+    ) -> tuple[list[MessageRecord], int]:
+        of_conv = messages.c.conversation_id == conversation_id
+        newest = select(messages).where(of_conv).order_by(messages.c.seq.desc()).limit(limit)
+        count = select(func.count()).where(of_conv)
+
+        def work(conn: Connection) -> tuple[list[MessageRecord], int]:
+            rows = [_message(r) for r in conn.execute(newest).mappings()]
+            total = int(conn.scalar(count) or 0)
+            return rows[::-1], total - len(rows)
+
+        return await self._run(work)
+
     async def last_messages(self, conversation_ids: list[str]) -> dict[str, MessageRecord]:
         if not conversation_ids:
             return {}

@@ -133,11 +133,18 @@ async def post_message(
 
 @router.get("/v1/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: s.ConversationId, request: Request, st: StateDep
+    conversation_id: s.ConversationId,
+    request: Request,
+    st: StateDep,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ, description="messages after this seq")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
 ) -> s.ConversationOut:
+    """The conversation and a page of its transcript, oldest first; `next_after` is set when
+    there are more messages (ask again with `?after=`)."""
     st.keys.check(conversation_id, access(request, st))
-    view = await st.service.conversation(conversation_id)
-    return render.conversation_out(view.conversation, view.messages, view.handoff, view.turns)
+    view = await st.service.conversation(conversation_id, after=after, limit=limit)
+    out = render.conversation_out(view.conversation, view.messages, view.handoff, view.turns)
+    return out.model_copy(update={"next_after": view.next_after})
 
 
 @router.post("/v1/conversations/{conversation_id}/turns/{turn_id}/feedback")
