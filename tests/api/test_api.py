@@ -198,7 +198,7 @@ async def test_two_messages_nothing_understands_hand_off(
     await wait_events(receiver, 1, "handoff.created")
 
 
-async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_back(
+async def test_with_a_human_the_bot_only_acknowledges_agents_reply_and_resolve_hands_back(
     client: httpx.AsyncClient,
     receiver: Receiver,
 ) -> None:
@@ -206,8 +206,11 @@ async def test_with_a_human_the_bot_is_silent_agents_reply_and_resolve_hands_bac
     handoff_id = r["handoff"]["id"]
     await wait_events(receiver, 1, "handoff.created")
 
-    quiet = await say(client, "c-agent", "my order NW-482913 is late")
-    assert quiet["handled_by"] == "human" and quiet["messages"] == []
+    ack = await say(client, "c-agent", "my order NW-482913 is late")
+    assert ack["handled_by"] == "human"
+    assert [m["text"] for m in ack["messages"]] == [  # it reached the team; no bot answer
+        "Thanks, I've passed that on. Someone from our team will reply here as soon as they can."
+    ]
     [fwd] = await wait_events(receiver, 1, "message.created")
     assert fwd.json["message"]["text"] == "my order NW-482913 is late"
     assert fwd.json["handoff_id"] == handoff_id

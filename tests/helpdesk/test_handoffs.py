@@ -215,3 +215,22 @@ async def test_the_handoff_queue_filters_and_pages(
         assert [h["conversation_id"] for h in app_only] == ["hq-web"]
         mine = await c.get("/v1/handoffs", params={"customer_id": "cust-1"}, headers=helpdesk)
         assert [h["conversation_id"] for h in mine.json()] == ["hq1"]
+
+
+async def test_the_summary_says_what_the_customer_needs_now_and_why_a_person(
+    example_project: Path,
+    embedder: Embedder,
+    receiver: Receiver,
+    action_server: str,
+    tmp_path: Path,
+) -> None:
+    async with serve(example_project, embedder, receiver, action_server, tmp_path) as c:
+        await say(c, "sm1", "hi")
+        await say(c, "sm1", "where is my order NW-482913")
+        await say(c, "sm1", "actually I want a refund for it, it arrived broken")
+        await say(c, "sm1", "just get me a person")
+        [got] = await wait_events(receiver, 1, "handoff.created")
+    summary = got.json["summary"]
+    assert summary["customer_wants"] == "actually I want a refund for it, it arrived broken"
+    assert "because the customer asked for a person" in summary["text"]
+    assert "I want a refund" in summary["text"]

@@ -106,7 +106,9 @@ async def handoff_created(
         conversation_id=conv.id,
         channel=channel,
         customer=customer_out(customer),
-        summary=summarise(updated, entries, handoff.reason, human_intents=human_intents),
+        summary=summarise(
+            updated, entries, handoff.reason, detail=request.detail, human_intents=human_intents
+        ),
         slots=dict(outcome.state.slots),
         active_flow=position,
         transcript=entries,

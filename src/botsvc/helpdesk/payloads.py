@@ -188,11 +188,23 @@ SMALL_TALK = frozenset(
 )
 
 
+REASONS = {
+    "customer_request": "the customer asked for a person",
+    "low_confidence": "the bot did not understand the customer",
+    "frustration": "the customer is frustrated",
+    "negative_sentiment": "the customer is upset",
+    "language": "the customer writes in a language the bot does not speak",
+    "too_many_rejections": "the customer's answers were not accepted",
+    "action_failed": "a system the bot relies on failed",
+}
+
+
 def summarise(
     conv: Conversation,
     entries: list[TranscriptEntry],
     reason: str,
     *,
+    detail: str = "",
     human_intents: frozenset[str] = frozenset(),
 ) -> Summary:
     said = [e for e in entries if e.role == "customer"]
@@ -201,8 +213,12 @@ def summarise(
     def intent_of(e: TranscriptEntry) -> str | None:
         return e.trace.intent.get("name") if e.trace and e.trace.intent else None
 
-    # the customer's request: their first message with a substantive intent, else their last
-    asked = next((e for e in said if intent_of(e) not in skip and intent_of(e) is not None), None)
+    # what the customer needs now: their latest message with a substantive intent (not "hi",
+    # not "get me a person"), else their latest message
+    asked = next(
+        (e for e in reversed(said) if intent_of(e) not in skip and intent_of(e) is not None),
+        None,
+    )
     wants = asked.text if asked else (said[-1].text if said else "")
     intent = intent_of(asked) if asked else None
     tried = [
@@ -213,9 +229,10 @@ def summarise(
         "negative" if trend and sum(trend[-3:]) / len(trend[-3:]) < -0.2 else "neutral or positive"
     )
     slots = {k: v for k, v in conv.state.slots.items() if v is not None}
+    why = REASONS.get(reason, reason.replace("_", " ")) + (f" ({detail})" if detail else "")
     text = (
         f"Customer {conv.customer.name or conv.customer.id} ({conv.channel}) was handed over "
-        f'because: {reason}. They wrote: "{wants}". '
+        f'because {why}. What they need now, in their words: "{wants}". '
         + (f"Detected intent: {intent}. " if intent else "")
         + (f"Known details: {', '.join(f'{k}={v}' for k, v in slots.items())}. " if slots else "")
         + f"Mood: {mood}."
