@@ -8,7 +8,7 @@ ACTIONS_PORT ?= 5055
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-test prepare run test lint check validate bench clean
+.PHONY: install install-test prepare run test lint fuzz check validate bench clean
 
 # Serving needs the package and the example's action server; the tests add their tools.
 # torch is the local CPU wheel (any other torch spec pulls gigabytes of CUDA); it only exports
@@ -51,8 +51,12 @@ lint: install-test
 	$(BIN)/ruff format --check src tests bench actions
 	$(BIN)/mypy src
 
-# Everything CI checks: the lint gate, then `make test`.
-check: lint test
+# Schemathesis over the served OpenAPI document: no 5xx, every status and body as documented.
+fuzz: install-test prepare
+	bash .ci/fuzz
+
+# Everything CI checks: the lint gate, `make test`, then the fuzzing of the API.
+check: lint test fuzz
 
 validate: install
 	$(BIN)/botsvc validate

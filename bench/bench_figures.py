@@ -306,9 +306,19 @@ def generate(n_turns: int, n_conv: int, end: float, seed: int) -> Iterator[tuple
                 "lock_until": None,
                 "created_at": start,
                 "updated_at": at,
+                **_figure_columns(out),
             },
         )
         yield from out
+
+
+def _figure_columns(out: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """`engaged` and `topic`, as the store's turns set them on their conversation."""
+    read = [r for t, r in out if t == "turns" and r["intent"] is not None]
+    started = [r["flow_id"] for t, r in out if t == "flow_events" and r["event"] == "started"]
+    if not read:
+        return {"engaged": None, "topic": None}
+    return {"engaged": True, "topic": started[0] if started else f"intent:{read[0]['intent']}"}
 
 
 def _event(cid: str, tid: str, flow: str, kind: str, at: float) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from botsvc.api.deps import State
 from botsvc.api.errors import install_error_handlers
 from botsvc.api.limits import BodyLimit, TurnLimits
 from botsvc.api.metrics import Metrics, build_labels
+from botsvc.api.openapi import install_openapi
 from botsvc.api.routes import admin, conversations, helpdesk, ops, widget
 from botsvc.api.socketio_channel import mount_socketio, socketio_server
 from botsvc.config import Settings
@@ -151,6 +152,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
 
     app = FastAPI(title="botsvc", version="1", lifespan=lifespan)
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )

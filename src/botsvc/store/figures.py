@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, distinct, exists, func, literal, select
+from sqlalchemy import Integer, and_, case, cast, distinct, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from botsvc.store.schema import conversations, feedback, flow_events, handoffs, ratings, turns
@@ -106,9 +106,11 @@ def compute_figures(conn: Connection, w: FigureWindow) -> Figures:
             select(c.c.channel, func.count()).where(cohort).group_by(c.c.channel)
         )
     }
+    # `engaged` is kept on the conversation by its turns; older rows are asked of their turns
+    engaged_now = or_(c.c.engaged.is_(True), and_(c.c.engaged.is_(None), exists().where(read)))
     engaged, escalated = conn.execute(
         select(func.count(), func.coalesce(func.sum(case((handed, 1), else_=0)), 0)).where(
-            cohort, exists().where(read)
+            cohort, engaged_now
         )
     ).one()
     h = conn.execute(
@@ -260,7 +262,8 @@ def _first_contact_resolution(conn: Connection, w: FigureWindow, cohort: Any) ->
             c.c.id,
             c.c.customer_id,
             c.c.created_at,
-            func.coalesce(first_flow, literal("intent:") + first_intent),
+            # kept on the conversation by its turns; older rows are asked of their turns
+            func.coalesce(c.c.topic, first_flow, literal("intent:") + first_intent),
             cohort,
         ).where(later, known)
     ).all()

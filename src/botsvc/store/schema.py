@@ -32,6 +32,10 @@ conversations = Table(
     Column("lock_until", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # for the figures, set once by the turns (store/figures.py): the bot read a message of it,
+    # and its topic (the first flow it started, else "intent:" and its first message's intent)
+    Column("engaged", Boolean),
+    Column("topic", String(210)),
     Index("ix_conversations_created", "created_at"),
 )
 
@@ -95,7 +99,10 @@ idempotency = Table(
 
 # Columns added to tables after their first release: `create_all` makes new tables only, so
 # a store opened on an older database adds these (store/sql.py `_upgrade`).
-ADDED_COLUMNS = {"turns": ("intent", "confidence", "flow_id", "step_id", "gap")}
+ADDED_COLUMNS = {
+    "turns": ("intent", "confidence", "flow_id", "step_id", "gap"),
+    "conversations": ("engaged", "topic"),
+}
 
 # "Was this helpful?" on a turn's answer: one row per turn, the customer's latest say.
 feedback = Table(

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     and_,
+    case,
     create_engine,
     delete,
     event,
@@ -305,6 +306,7 @@ class SqlStore:
                 lock_owner=None,
                 lock_until=None,
                 updated_at=now,
+                **_figure_columns(write),
             )
         )
         if released.rowcount != 1:
@@ -792,6 +794,23 @@ class SqlStore:
             )
 
         return await self._run(work)
+
+
+def _figure_columns(write: TurnWrite) -> dict[str, Any]:
+    """A conversation's `engaged` and `topic`, set by its first turn that has them."""
+    t = write.turn
+    if t is None or t.intent is None:
+        return {}
+    started = next((ev.flow_id for ev in write.flow_events if ev.event == "started"), None)
+    topic = started or f"intent:{t.intent}"
+    c = conversations.c
+    return {
+        "engaged": True,
+        # a flow started later still names the topic when only an intent did before
+        "topic": case((c.topic.is_(None) | c.topic.startswith("intent:"), topic), else_=c.topic)
+        if started
+        else func.coalesce(c.topic, topic),
+    }
 
 
 def _create_or_upgrade(conn: Connection) -> None:
