@@ -64,8 +64,13 @@ async def test_the_metrics_follow_turns_handoffs_deliveries_and_reloads(
     assert kb["handled_by"] == "kb" and human["handled_by"] == "human"
     assert lost["handled_by"] == "fallback"
     await asyncio.to_thread(receiver.wait_for, 2, event="handoff.created")
+    # the receiver has the second attempt; the dispatcher records it a moment later
+    for _ in range(100):
+        got = await _samples(client)
+        if _value(got, "botsvc_webhook_delivery_attempts_total", outcome="delivered"):
+            break
+        await asyncio.sleep(0.1)
 
-    got = await _samples(client)
     turns = {hb: _value(got, "botsvc_turns_total", handled_by=hb) for hb in ("kb", "human")}
     assert turns == {"kb": 1.0, "human": 1.0}
     assert _value(got, "botsvc_fallbacks_total") == 1.0
