@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from botsvc.embedding import Embedder
-from tests.api.test_api import SERVER, settings_for
-from tests.conftest import app_client, postgres_database
-from tests.receiver import Receiver
+from tests.api.test_api import SERVER
 
 pytestmark = pytest.mark.anyio
 
@@ -84,27 +80,10 @@ CASES: list[tuple[str, str, Any, set[int]]] = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def client(
-    request: pytest.FixtureRequest,
-    example_project: Path,
-    embedder: Embedder,
-    receiver: Receiver,
-    action_server: str,
-    tmp_path: Path,
-) -> AsyncIterator[httpx.AsyncClient]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-        async with app_client(
-            settings_for(example_project, url, receiver, action_server), embedder
-        ) as c:
-            yield c
-        return
-    with postgres_database("hostile") as url:
-        async with app_client(
-            settings_for(example_project, url, receiver, action_server), embedder
-        ) as c:
-            yield c
+@pytest.fixture
+async def client(example_app: Any, either_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with example_app(either_url) as c:
+        yield c
 
 
 async def test_no_input_gets_a_5xx_or_shows_internals(client: httpx.AsyncClient) -> None:

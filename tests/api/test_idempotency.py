@@ -5,40 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from botsvc.embedding import Embedder
-from tests.api.test_api import SERVER, settings_for
-from tests.conftest import app_client, postgres_database
+from tests.api.test_api import SERVER
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def client(
-    request: pytest.FixtureRequest,
-    example_project: Path,
-    embedder: Embedder,
-    receiver: Receiver,
-    action_server: str,
-    tmp_path: Path,
-) -> AsyncIterator[httpx.AsyncClient]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-        async with app_client(
-            settings_for(example_project, url, receiver, action_server), embedder
-        ) as c:
-            yield c
-        return
-    with postgres_database("idem") as url:
-        async with app_client(
-            settings_for(example_project, url, receiver, action_server), embedder
-        ) as c:
-            yield c
+@pytest.fixture
+async def client(example_app: Any, either_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with example_app(either_url) as c:
+        yield c
 
 
 async def _post(client: httpx.AsyncClient, conv: str, text: str, key: str) -> httpx.Response:

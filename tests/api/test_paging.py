@@ -5,32 +5,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from botsvc.embedding import Embedder
 from botsvc.helpdesk import handoffs
-from tests.api.test_api import SERVER, settings_for
-from tests.conftest import app_client
+from tests.api.test_api import SERVER
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def client(
-    example_project: Path,
-    embedder: Embedder,
-    receiver: Receiver,
-    action_server: str,
-    tmp_path: Path,
-) -> AsyncIterator[httpx.AsyncClient]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    async with app_client(
-        settings_for(example_project, url, receiver, action_server), embedder
-    ) as c:
+async def client(example_app: Any, sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with example_app(sqlite_url) as c:
         yield c
 
 

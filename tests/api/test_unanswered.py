@@ -4,16 +4,14 @@ topic, and a group exports as a new intent's examples or an article to write."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from botsvc.embedding import Embedder
 from botsvc.nlu.trainingdata import load_training_data_from_str
-from tests.api.test_api import ADMIN, settings_for
-from tests.conftest import app_client, say, token_headers
-from tests.receiver import Receiver
+from tests.api.test_api import ADMIN
+from tests.conftest import say, token_headers
 
 pytestmark = pytest.mark.anyio
 
@@ -34,17 +32,8 @@ PLANTED = {
 
 
 @pytest.fixture
-async def client(
-    example_project: Path,
-    embedder: Embedder,
-    receiver: Receiver,
-    action_server: str,
-    tmp_path: Path,
-) -> AsyncIterator[httpx.AsyncClient]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    async with app_client(
-        settings_for(example_project, url, receiver, action_server), embedder
-    ) as c:
+async def client(example_app: Any, sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with example_app(sqlite_url) as c:
         yield c
 
 
