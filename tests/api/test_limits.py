@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,6 @@ import pytest
 from botsvc.config import Settings
 from botsvc.embedding import Embedder
 from tests.api.test_api import SERVER, settings_for
-from tests.conftest import app_client
 from tests.receiver import Receiver
 from tests.served import serve
 
@@ -28,22 +28,8 @@ def _settings(project: Path, tmp: Path, receiver: Receiver, actions: str, **kw: 
 
 
 @pytest.fixture
-async def client(
-    example_project: Path,
-    embedder: Embedder,
-    receiver: Receiver,
-    action_server: str,
-    tmp_path: Path,
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = _settings(
-        example_project,
-        tmp_path,
-        receiver,
-        action_server,
-        rate_per_conversation=6.0,
-        rate_per_key=9.0,
-    )
-    async with app_client(settings, embedder) as c:
+async def client(example_app: Any, sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with example_app(sqlite_url, rate_per_conversation=6.0, rate_per_key=9.0) as c:
         yield c
 
 

@@ -5,36 +5,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from botsvc.embedding import Embedder
-from tests.api.test_api import ADMIN, settings_for
-from tests.conftest import app_client, say
+from tests.api.test_api import ADMIN
+from tests.conftest import say
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def client(
-    example_project: Path,
-    embedder: Embedder,
-    receiver: Receiver,
-    action_server: str,
-    tmp_path: Path,
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings_for(
-        example_project,
-        f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        receiver,
-        action_server,
-        delivery_backoff_base_s=0.05,
-    )
-    async with app_client(settings, embedder) as c:
+async def client(example_app: Any, sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with example_app(sqlite_url, delivery_backoff_base_s=0.05) as c:
         yield c
 
 
