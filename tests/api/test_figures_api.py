@@ -8,35 +8,25 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from botsvc.embedding import Embedder
-from tests.api.test_api import ADMIN, settings_for
-from tests.conftest import REPO, app_client, say
-from tests.receiver import Receiver
+from tests.api.test_api import ADMIN
+from tests.conftest import REPO, say
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> Path:
-    return tmp_path / "bot.db"
-
-
-@pytest.fixture
-async def client(
-    example_project: Path, embedder: Embedder, receiver: Receiver, action_server: str, db: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings_for(example_project, f"sqlite+aiosqlite:///{db}", receiver, action_server)
-    async with app_client(settings, embedder) as c:
+async def client(example_app: Any, sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with example_app(sqlite_url) as c:
         yield c
 
 
 async def test_the_dashboard_figures_and_the_report_agree(
-    client: httpx.AsyncClient, db: Path
+    client: httpx.AsyncClient, sqlite_url: str
 ) -> None:
     refund = await say(client, "f-1", "I want a refund for my order", customer={"id": "u1"})
     human = await say(client, "f-2", "I want to talk to a human", customer={"id": "u2"})
@@ -50,7 +40,7 @@ async def test_the_dashboard_figures_and_the_report_agree(
     [flow] = [f for f in api["funnel"] if f["flow_id"] == refund["flow"]["id"]]
     assert flow["started"] == 1 and flow["dropped"]  # still waiting for the order number
 
-    env = {**os.environ, "BOTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    env = {**os.environ, "BOTSVC_DATABASE_URL": sqlite_url}
     cmd = [
         sys.executable,
         "-m",

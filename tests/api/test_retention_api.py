@@ -7,30 +7,20 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from botsvc.embedding import Embedder
-from tests.api.test_api import ADMIN, SERVER, settings_for
-from tests.conftest import REPO, app_client
-from tests.receiver import Receiver
+from tests.api.test_api import ADMIN, SERVER
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "bot.db"
-
-
-@pytest.fixture
-async def client(
-    example_project: Path, embedder: Embedder, receiver: Receiver, action_server: str, db: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    settings = settings_for(example_project, f"sqlite+aiosqlite:///{db}", receiver, action_server)
-    async with app_client(settings, embedder) as c:
+async def client(example_app: Any, sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with example_app(sqlite_url) as c:
         yield c
 
 
@@ -61,9 +51,9 @@ async def test_a_customer_asks_for_their_data_then_to_be_forgotten(
     assert (await client.delete("/admin/customers/ana")).status_code == 401
 
 
-async def test_purge_from_the_command_line(client: httpx.AsyncClient, db: Path) -> None:
+async def test_purge_from_the_command_line(client: httpx.AsyncClient, sqlite_url: str) -> None:
     await _say(client, "p-1", "cleo", "do you ship to canada?")
-    env = {**os.environ, "BOTSVC_DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    env = {**os.environ, "BOTSVC_DATABASE_URL": sqlite_url}
     cmd = [sys.executable, "-m", "botsvc", "purge", "--older-than", "0s", "--delete"]
     done = await asyncio.to_thread(
         subprocess.run, [*cmd, "--project", str(REPO)], env=env, capture_output=True, text=True

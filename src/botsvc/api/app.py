@@ -135,15 +135,11 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> ASGIA
                 yield
             finally:
                 await warming
-                for background in (retention, watching):
+                for background in (retention, watching, task):
                     if background is not None:
                         background.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await background
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
                 await listener.stop()
                 await enc.aclose()
         finally:

@@ -122,32 +122,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BotError)
     async def bot_error(request: Request, exc: BotError) -> JSONResponse:
-        # the store or a model failed: the details (SQL, parameters, customer text) go to the
-        # log, redacted, under an id the client can quote; the body says nothing internal
-        error_id = _logged(request, exc)
-        return error_response(
-            503,
-            "unavailable",
-            f"the service could not complete this request; quote error id {error_id}",
-            error_id=error_id,
+        # the store or a model failed
+        return _failure(
+            request, exc, 503, "unavailable", "the service could not complete this request"
         )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        error_id = _logged(request, exc)
-        return error_response(
-            500,
-            "internal_error",
-            f"something went wrong on our side; quote error id {error_id}",
-            error_id=error_id,
-        )
+        return _failure(request, exc, 500, "internal_error", "something went wrong on our side")
 
 
-def _logged(request: Request, exc: BaseException) -> str:
+def _failure(
+    request: Request, exc: BaseException, status: int, code: str, what: str
+) -> JSONResponse:
+    """The details (SQL, parameters, customer text) go to the log, redacted, under an id the
+    client can quote; the body says nothing internal."""
     error_id = uuid.uuid4().hex[:16]
     log.error(
         "request failed",
         exc_info=exc,
         extra={"fields": {"error_id": error_id, "path": request.url.path}},
     )
-    return error_id
+    return error_response(status, code, f"{what}; quote error id {error_id}", error_id=error_id)

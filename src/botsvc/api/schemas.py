@@ -120,19 +120,6 @@ class HandoffOut(BaseModel):
     priority: str | None = None
 
 
-class HandoffListItem(BaseModel):
-    id: str
-    conversation_id: str
-    customer_id: str
-    channel: str
-    status: str
-    reason: str
-    priority: str
-    created_at: float
-    first_agent_reply_at: float | None
-    resolved_at: float | None
-
-
 class TurnOut(BaseModel):
     conversation_id: str
     turn_id: str

@@ -110,30 +110,20 @@ def browse_conversations(conn: Connection, f: BrowseFilter) -> list[Conversation
             c.c.status,
             c.c.created_at,
             c.c.updated_at,
-            count,
-            first,
-            reason,
-            score,
+            func.coalesce(count, 0).label("turns"),
+            first.label("first_text"),
+            reason.label("handoff_reason"),
+            score.label("rating"),
         )
         .where(and_(*where))
         .order_by(c.c.created_at.desc(), c.c.id)
-        .limit(max(1, min(f.limit, 200)))
+        .limit(_page(f.limit))
     )
-    return [
-        ConversationSummary(
-            id=r[0],
-            channel=r[1],
-            customer_id=r[2],
-            status=r[3],
-            created_at=r[4],
-            updated_at=r[5],
-            turns=int(r[6] or 0),
-            first_text=r[7],
-            handoff_reason=r[8],
-            rating=r[9],
-        )
-        for r in conn.execute(query)
-    ]
+    return [ConversationSummary(**r._mapping) for r in conn.execute(query)]
+
+
+def _page(limit: int) -> int:
+    return max(1, min(limit, 200))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,26 +184,12 @@ def browse_handoffs(conn: Connection, f: HandoffFilter) -> list[HandoffSummary]:
             h.c.reason,
             h.c.priority,
             h.c.created_at,
-            h.c.agent_replied_at,
+            h.c.agent_replied_at.label("first_agent_reply_at"),
             h.c.resolved_at,
         )
         .join(c, c.c.id == h.c.conversation_id)
         .where(*where)
         .order_by(h.c.created_at.desc(), h.c.id)
-        .limit(max(1, min(f.limit, 200)))
+        .limit(_page(f.limit))
     )
-    return [
-        HandoffSummary(
-            id=r[0],
-            conversation_id=r[1],
-            customer_id=r[2],
-            channel=r[3],
-            status=r[4],
-            reason=r[5],
-            priority=r[6],
-            created_at=r[7],
-            first_agent_reply_at=r[8],
-            resolved_at=r[9],
-        )
-        for r in conn.execute(query)
-    ]
+    return [HandoffSummary(**r._mapping) for r in conn.execute(query)]

@@ -11,7 +11,7 @@ from botsvc.api import schemas as s
 from botsvc.api.deps import Helpdesk, StateDep
 from botsvc.domain import Priority
 from botsvc.helpdesk.payloads import webhook_schema
-from botsvc.store import HandoffFilter, HandoffStatus
+from botsvc.store import HandoffFilter, HandoffStatus, HandoffSummary
 
 router = APIRouter()
 
@@ -47,7 +47,7 @@ async def list_handoffs(
     until: float | None = None,
     before: float | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[s.HandoffListItem]:
+) -> list[HandoffSummary]:
     """Handoffs, newest first, filtered as a queue view needs; times are UNIX seconds. When
     there may be more, a `Link: <...>; rel="next"` header gives the next page."""
     found = await st.store.browse_handoffs(
@@ -67,7 +67,7 @@ async def list_handoffs(
     if len(found) == limit:
         following = request.url.include_query_params(before=found[-1].created_at)
         response.headers["Link"] = f'<{following}>; rel="next"'
-    return [s.HandoffListItem(**h.__dict__) for h in found]
+    return found
 
 
 @router.get("/v1/schemas/handoff.json")
